@@ -1,0 +1,20 @@
+// Each subcommand lives in its own cmd_<name>.cpp and registers itself here.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace qkv::cli {
+
+// Adds the subcommand to `app`; the returned callback runs it and gives the exit status.
+using Runner = std::function<int()>;
+struct Command {
+  const char* name;
+  Runner (*add)(CLI::App& app);
+};
+
+Runner add_inspect(CLI::App& app);
+Runner add_check(CLI::App& app);
+Runner add_repair(CLI::App& app);
+
+}  // namespace qkv::cli
