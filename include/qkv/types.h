@@ -22,7 +22,7 @@ enum class TensorType : uint32_t {
   IQ1_M = 29, BF16 = 30,
   // 31..33 (Q4_0_4_4 ...) and 36..38 (IQ4_NL_4_4 ...) were removed from GGUF.
   TQ1_0 = 34, TQ2_0 = 35,
-  MXFP4 = 39, NVFP4 = 40, Q1_0 = 41,
+  MXFP4 = 39, NVFP4 = 40, Q1_0 = 41, Q2_0 = 42,
 };
 
 struct TypeInfo {

@@ -48,6 +48,7 @@ constexpr std::array kTypes = {
     TypeInfo{T::MXFP4, "MXFP4", 32, 1 + 16, true},
     TypeInfo{T::NVFP4, "NVFP4", 64, 4 + 32, true},
     TypeInfo{T::Q1_0, "Q1_0", 128, 2 + 16, true},
+    TypeInfo{T::Q2_0, "Q2_0", 64, 2 + 16, true},
 };
 
 constexpr const TypeInfo& info_of(T t) {
@@ -83,6 +84,7 @@ static_assert(info_of(T::TQ2_0).block_bytes == 66);
 static_assert(info_of(T::MXFP4).block_bytes == 17);
 static_assert(info_of(T::NVFP4).block_bytes == 36);
 static_assert(info_of(T::Q1_0).block_bytes == 18);
+static_assert(info_of(T::Q2_0).block_bytes == 18);
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
