@@ -16,5 +16,9 @@ struct Command {
 Runner add_inspect(CLI::App& app);
 Runner add_check(CLI::App& app);
 Runner add_repair(CLI::App& app);
+Runner add_quantize(CLI::App& app);
+Runner add_run(CLI::App& app);
+Runner add_chat(CLI::App& app);
+Runner add_perplexity(CLI::App& app);
 
 }  // namespace qkv::cli

@@ -19,6 +19,10 @@ int main(int argc, char** argv) {
       {"inspect", add_inspect},
       {"check", add_check},
       {"repair", add_repair},
+      {"quantize", add_quantize},
+      {"run", add_run},
+      {"chat", add_chat},
+      {"perplexity", add_perplexity},
   };
   std::map<CLI::App*, Runner> runners;
   for (const auto& c : commands) {
@@ -29,7 +33,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 prints help, the version, or the mistake; every mistake exits 2.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   try {
     for (auto* sub : app.get_subcommands())

@@ -1,0 +1,60 @@
+// A model loaded for inference: its hyperparameters and views of its weights,
+// which stay in their on-disk (possibly quantized) form inside the mmap.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "qkv/gguf.h"
+
+namespace qkv {
+
+enum class RopeType { Normal, Neox };  // adjacent pairs (llama) / split halves (qwen2, phi3, gpt-neox)
+enum class NormType { RMS, Layer };
+
+// Hyperparameters, read from GGUF metadata (<arch>.* keys).
+struct ModelConfig {
+  std::string arch;
+  uint32_t n_vocab = 0, n_ctx_train = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ff = 0;
+  uint32_t head_dim = 0, n_rot = 0;
+  float norm_eps = 1e-5f;
+  float rope_base = 10000.0f, rope_scale = 1.0f;  // linear scaling: positions are divided by rope_scale
+  RopeType rope = RopeType::Normal;
+  NormType norm = NormType::RMS;
+  bool gelu_mlp = false;  // gpt2: up -> gelu -> down; others: SwiGLU
+  static ModelConfig from_gguf(const gguf::File& f);
+};
+
+// A 1-D or 2-D weight: `rows` rows of `cols` elements, stored as `type`.
+struct Weight {
+  TensorType type = TensorType::F32;
+  const uint8_t* data = nullptr;
+  uint64_t cols = 0, rows = 0;
+  explicit operator bool() const { return data != nullptr; }
+  uint64_t row_size() const { return row_bytes(type, cols); }
+};
+
+struct LayerWeights {
+  Weight attn_norm, attn_norm_b, wq, wk, wv, wo, bq, bk, bv, bo, q_norm, k_norm;
+  Weight wqkv, bqkv;  // fused (gpt2, phi3); split at load time into views when possible
+  Weight ffn_norm, ffn_norm_b, w_gate, w_up, w_down, b_up, b_down;
+};
+
+class Model {
+ public:
+  // Loads a GGUF model (mmap'd); throws for an unknown architecture or a missing tensor.
+  static std::shared_ptr<const Model> load(const std::string& path);
+
+  const ModelConfig& config() const { return config_; }
+  const gguf::File& file() const { return file_; }
+  Weight token_embd, pos_embd, output_norm, output_norm_b, output, rope_freqs;
+  std::vector<LayerWeights> layers;
+
+ private:
+  explicit Model(gguf::File f) : file_(std::move(f)) {}
+  gguf::File file_;
+  ModelConfig config_;
+};
+
+}  // namespace qkv

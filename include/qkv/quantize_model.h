@@ -1,0 +1,42 @@
+// Quantizing a whole GGUF model, tensor by tensor, as llama-quantize does:
+// same tensor order, per-tensor types, metadata and bytes.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "qkv/recipe.h"
+
+namespace qkv::quant {
+
+struct QuantizeOptions {
+  std::string type = "Q4_K_M";  // a llama.cpp file type (Q4_K_M ...) or a tensor type (Q4_K ...)
+  int threads = 0;              // <= 0: all cores
+  PlanOptions plan;             // overrides, --pure ...
+  std::string imatrix_path;     // llama.cpp imatrix (GGUF or legacy .dat); empty: none
+  bool allow_requantize = false;
+  bool dry_run = false;         // plan and sizes only, no output file
+  bool progress = true;
+};
+
+struct TensorReport {
+  std::string name;
+  std::vector<uint64_t> shape;
+  TensorType from, to;
+  uint64_t bytes_in, bytes_out;
+  bool fallback, used_imatrix;
+};
+
+struct QuantizeReport {
+  std::string file_type;
+  std::vector<TensorReport> tensors;
+  uint64_t bytes_in = 0, bytes_out = 0, elements = 0, file_bytes = 0;
+  double seconds = 0;
+  double bits_per_weight() const { return elements ? 8.0 * bytes_out / elements : 0; }
+};
+
+// Reads `in` (GGUF), writes `out` atomically (unless dry_run). Every tensor is
+// checked against its type and shape before it is written.
+QuantizeReport quantize_model(const std::string& in, const std::string& out, const QuantizeOptions& opts);
+
+}  // namespace qkv::quant

@@ -1,0 +1,47 @@
+// One sequence being evaluated: a KV cache over a loaded model, and the
+// forward pass that fills it. Sessions share the (read-only) model.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "qkv/model.h"
+
+namespace qkv {
+
+class Session {
+ public:
+  // n_ctx <= 0: the model's training context, capped at 4096. threads <= 0: all cores.
+  Session(std::shared_ptr<const Model> model, int n_ctx = 0, int threads = 0);
+  ~Session();
+  Session(Session&&) noexcept;
+
+  // Evaluates `tokens` at positions n_past() ... and appends them to the
+  // cache. Returns the logits of the last token (n_vocab floats), or of every
+  // token (tokens.size() * n_vocab) when all_logits. Throws (Usage) when the
+  // context would overflow or a token id is out of range.
+  std::vector<float> decode(std::span<const int32_t> tokens, bool all_logits = false);
+
+  int n_past() const;
+  int n_ctx() const;
+  void clear();  // forget every cached position
+  const Model& model() const;
+
+  struct Impl;  // opaque: KV cache and per-session state
+
+ private:
+  friend std::vector<std::vector<float>> decode_batch(std::span<Session* const>,
+                                                      std::span<const std::vector<int32_t>>, bool);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Evaluates several sessions of the same model in one forward pass: tokens[i]
+// are appended to sessions[i]. Matrix products run over all tokens together,
+// so a batch costs little more than its longest member. Returns, per session,
+// what Session::decode would. Results equal decoding each session alone.
+std::vector<std::vector<float>> decode_batch(std::span<Session* const> sessions,
+                                             std::span<const std::vector<int32_t>> tokens, bool all_logits = false);
+
+}  // namespace qkv

@@ -1,0 +1,102 @@
+// Which kernels implement each type, and the threaded entry points.
+#include <cstring>
+
+#include "qkv/error.h"
+#include "qkv/fp16.h"
+#include "qkv/parallel.h"
+#include "qkv/quant.h"
+#include "quant/ref.h"
+
+namespace qkv::quant {
+namespace {
+
+using QuantizeRow = void (*)(const float*, void*, int64_t, const float*);
+using DequantizeRow = void (*)(const void*, float*, int64_t);
+
+struct Kernels {
+  TensorType type;
+  QuantizeRow quantize_ref, quantize_fast;
+  DequantizeRow dequantize_ref, dequantize_fast;
+  bool imatrix;  // ggml's quantizer uses importance weights for this type
+};
+
+void f32_quantize(const float* s, void* d, int64_t n, const float*) { std::memcpy(d, s, n * sizeof(float)); }
+void f32_dequantize(const void* s, float* d, int64_t n) { std::memcpy(d, s, n * sizeof(float)); }
+void f16_quantize(const float* s, void* d, int64_t n, const float*) {
+  fp32_to_fp16_row(s, static_cast<uint16_t*>(d), static_cast<size_t>(n));
+}
+void f16_dequantize(const void* s, float* d, int64_t n) {
+  fp16_to_fp32_row(static_cast<const uint16_t*>(s), d, static_cast<size_t>(n));
+}
+void bf16_quantize(const float* s, void* d, int64_t n, const float*) {
+  fp32_to_bf16_row(s, static_cast<uint16_t*>(d), static_cast<size_t>(n));
+}
+void bf16_dequantize(const void* s, float* d, int64_t n) {
+  bf16_to_fp32_row(static_cast<const uint16_t*>(s), d, static_cast<size_t>(n));
+}
+
+#define QKV_REF_ONLY(T, t, imat) \
+  Kernels { TensorType::T, quantize_row_##t##_ref, quantize_row_##t##_ref, dequantize_row_##t##_ref, dequantize_row_##t##_ref, imat }
+
+const Kernels kKernels[] = {
+    {TensorType::F32, f32_quantize, f32_quantize, f32_dequantize, f32_dequantize, false},
+    {TensorType::F16, f16_quantize, f16_quantize, f16_dequantize, f16_dequantize, false},
+    {TensorType::BF16, bf16_quantize, bf16_quantize, bf16_dequantize, bf16_dequantize, false},
+};
+
+const Kernels* find(TensorType t) {
+  for (const auto& k : kKernels)
+    if (k.type == t) return &k;
+  return nullptr;
+}
+
+const Kernels& require(TensorType t, const char* what) {
+  const Kernels* k = find(t);
+  if (!k) throw Error(ErrorKind::Unsupported, std::string("cannot ") + what + " " + std::string(type_name(t)) + " yet");
+  return *k;
+}
+
+}  // namespace
+
+bool can_quantize(TensorType t) { return find(t) != nullptr; }
+bool can_dequantize(TensorType t) { return find(t) != nullptr; }
+bool uses_imatrix(TensorType t) {
+  const Kernels* k = find(t);
+  return k && k->imatrix;
+}
+
+void quantize(TensorType t, const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix,
+              int threads) {
+  const Kernels& k = require(t, "quantize to");
+  const uint64_t rb = row_bytes(t, static_cast<uint64_t>(n_per_row));
+  parallel_for(nrows, threads, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r)
+      k.quantize_fast(src + r * n_per_row, static_cast<uint8_t*>(dst) + r * rb, n_per_row, imatrix);
+  });
+}
+
+void dequantize(TensorType t, const void* src, float* dst, int64_t nrows, int64_t n_per_row, int threads) {
+  const Kernels& k = require(t, "dequantize");
+  const uint64_t rb = row_bytes(t, static_cast<uint64_t>(n_per_row));
+  parallel_for(nrows, threads, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r)
+      k.dequantize_fast(static_cast<const uint8_t*>(src) + r * rb, dst + r * n_per_row, n_per_row);
+  });
+}
+
+void quantize_reference(TensorType t, const float* src, void* dst, int64_t nrows, int64_t n_per_row,
+                        const float* imatrix) {
+  const Kernels& k = require(t, "quantize to");
+  const uint64_t rb = row_bytes(t, static_cast<uint64_t>(n_per_row));
+  for (int64_t r = 0; r < nrows; ++r)
+    k.quantize_ref(src + r * n_per_row, static_cast<uint8_t*>(dst) + r * rb, n_per_row, imatrix);
+}
+
+void dequantize_reference(TensorType t, const void* src, float* dst, int64_t nrows, int64_t n_per_row) {
+  const Kernels& k = require(t, "dequantize");
+  const uint64_t rb = row_bytes(t, static_cast<uint64_t>(n_per_row));
+  for (int64_t r = 0; r < nrows; ++r)
+    k.dequantize_ref(static_cast<const uint8_t*>(src) + r * rb, dst + r * n_per_row, n_per_row);
+}
+
+}  // namespace qkv::quant

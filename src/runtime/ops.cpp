@@ -1,0 +1,109 @@
+#include "runtime/ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "qkv/parallel.h"
+#include "qkv/quant.h"
+
+namespace qkv::ops {
+
+float dot(const float* a, const float* b, int64_t n) {
+  // Eight independent accumulators of 8 lanes let the compiler use full-width
+  // SIMD and hide FMA latency; GCC vector extensions keep it portable.
+  typedef float v8 __attribute__((vector_size(32), aligned(4)));
+  v8 acc[4] = {};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int k = 0; k < 4; ++k) {
+      v8 va, vb;
+      std::memcpy(&va, a + i + 8 * k, sizeof va);
+      std::memcpy(&vb, b + i + 8 * k, sizeof vb);
+      acc[k] += va * vb;
+    }
+  v8 s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  float sum = 0;
+  for (int k = 0; k < 8; ++k) sum += s[k];
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+void get_row(const Weight& w, uint64_t row, float* out) {
+  quant::dequantize(w.type, w.data + row * w.row_size(), out, 1, static_cast<int64_t>(w.cols), 1);
+}
+
+void matmul(const Weight& w, const float* x, int64_t T, float* y, int threads) {
+  const int64_t rows = static_cast<int64_t>(w.rows), cols = static_cast<int64_t>(w.cols);
+  const uint64_t rs = w.row_size();
+  constexpr int64_t kTile = 16;
+  parallel_for(rows, threads, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<float> tile;
+    for (int64_t r0 = begin; r0 < end; r0 += kTile) {
+      const int64_t nr = std::min(kTile, end - r0);
+      const float* wf;
+      if (w.type == TensorType::F32) {
+        wf = reinterpret_cast<const float*>(w.data + r0 * rs);
+      } else {
+        tile.resize(static_cast<size_t>(kTile * cols));
+        quant::dequantize(w.type, w.data + r0 * rs, tile.data(), nr, cols, 1);
+        wf = tile.data();
+      }
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t r = 0; r < nr; ++r) y[t * rows + r0 + r] = dot(wf + r * cols, x + t * cols, cols);
+    }
+  }, kTile);
+}
+
+void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out) {
+  double ss = 0;
+  for (int64_t i = 0; i < n; ++i) ss += double(x[i]) * x[i];
+  const float scale = static_cast<float>(1.0 / std::sqrt(ss / n + eps));
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
+}
+
+void layer_norm(const float* x, const float* weight, const float* bias, int64_t n, float eps, float* out) {
+  double mean = 0, var = 0;
+  for (int64_t i = 0; i < n; ++i) mean += x[i];
+  mean /= n;
+  for (int64_t i = 0; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
+  const double scale = 1.0 / std::sqrt(var / n + eps);
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>((x[i] - mean) * scale) * weight[i] + (bias ? bias[i] : 0);
+}
+
+void softmax(float* x, int64_t n) {
+  const float mx = *std::max_element(x, x + n);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += (x[i] = std::exp(x[i] - mx));
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+float gelu(float x) {
+  constexpr float kSqrt2OverPi = 0.7978845608028654f;
+  return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
+}
+
+void rope(float* x, int n_heads, int head_dim, int n_rot, int64_t pos, float base, float scale, RopeType type,
+          const float* freq_factors) {
+  const double p = static_cast<double>(pos) / scale;
+  for (int i = 0; i < n_rot / 2; ++i) {
+    double theta = p * std::pow(static_cast<double>(base), -2.0 * i / n_rot);
+    if (freq_factors) theta /= freq_factors[i];
+    const float c = static_cast<float>(std::cos(theta)), s = static_cast<float>(std::sin(theta));
+    for (int h = 0; h < n_heads; ++h) {
+      float* v = x + h * head_dim;
+      // Normal: adjacent pairs (2i, 2i+1). Neox: the two halves (i, i + n_rot/2).
+      const int a = type == RopeType::Normal ? 2 * i : i;
+      const int b = type == RopeType::Normal ? 2 * i + 1 : i + n_rot / 2;
+      const float x0 = v[a], x1 = v[b];
+      v[a] = x0 * c - x1 * s;
+      v[b] = x0 * s + x1 * c;
+    }
+  }
+}
+
+}  // namespace qkv::ops

@@ -1,0 +1,33 @@
+// Numeric building blocks of the forward pass. All activations are float32;
+// weights are read in their stored type (see matmul).
+#pragma once
+
+#include <cstdint>
+
+#include "qkv/model.h"
+
+namespace qkv::ops {
+
+float dot(const float* a, const float* b, int64_t n);
+
+// y[t * w.rows + r] = dot(row r of w, x[t * w.cols ...]) for t in [0, T).
+// Quantized rows are dequantized tile by tile (a tile is reused for all T
+// tokens, so prompt processing amortises it); rows are split over threads.
+void matmul(const Weight& w, const float* x, int64_t T, float* y, int threads);
+
+// Row `row` of w (e.g. a token's embedding) as floats.
+void get_row(const Weight& w, uint64_t row, float* out);
+
+void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out);
+void layer_norm(const float* x, const float* weight, const float* bias, int64_t n, float eps, float* out);
+// In place, over n values: max-subtracted, accumulated in double for stability.
+void softmax(float* x, int64_t n);
+float silu(float x);
+float gelu(float x);  // tanh approximation, as GPT-2 and ggml use
+
+// Rotates `n_heads` heads of `head_dim` values at position pos; only the first
+// n_rot dimensions of each head rotate. freq_factors (n_rot/2 values) or null.
+void rope(float* x, int n_heads, int head_dim, int n_rot, int64_t pos, float base, float scale, RopeType type,
+          const float* freq_factors);
+
+}  // namespace qkv::ops
