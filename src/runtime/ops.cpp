@@ -34,11 +34,17 @@ void get_row(const Weight& w, uint64_t row, float* out) {
   quant::dequantize(w.type, w.data + row * w.row_size(), out, 1, static_cast<int64_t>(w.cols), 1);
 }
 
+int threads_for(int64_t work, int threads) {
+  // Waking a thread costs about as much as ~100k multiply-adds; smaller jobs stay on one thread.
+  constexpr int64_t kMinWorkPerThread = 1 << 17;
+  return static_cast<int>(std::clamp<int64_t>(work / kMinWorkPerThread, 1, resolve_threads(threads)));
+}
+
 void matmul(const Weight& w, const float* x, int64_t T, float* y, int threads) {
   const int64_t rows = static_cast<int64_t>(w.rows), cols = static_cast<int64_t>(w.cols);
   const uint64_t rs = w.row_size();
   constexpr int64_t kTile = 16;
-  parallel_for(rows, threads, [&](int64_t begin, int64_t end) {
+  parallel_for(rows, threads_for(rows * cols * T, threads), [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> tile;
     for (int64_t r0 = begin; r0 < end; r0 += kTile) {
       const int64_t nr = std::min(kTile, end - r0);

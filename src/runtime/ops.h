@@ -10,6 +10,9 @@ namespace qkv::ops {
 
 float dot(const float* a, const float* b, int64_t n);
 
+// How many of `threads` a job of `work` multiply-adds deserves.
+int threads_for(int64_t work, int threads);
+
 // y[t * w.rows + r] = dot(row r of w, x[t * w.cols ...]) for t in [0, T).
 // Quantized rows are dequantized tile by tile (a tile is reused for all T
 // tokens, so prompt processing amortises it); rows are split over threads.

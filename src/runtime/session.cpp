@@ -173,7 +173,8 @@ std::vector<std::vector<float>> forward_batch(std::span<Session::Impl* const> se
       std::memcpy(vc, &v[t * kv_dim], kv_dim * sizeof(float));
     }
     // Causal attention: a token at position p sees positions [0, p] of its own sequence.
-    parallel_for(T * c.n_head, threads, [&](int64_t begin, int64_t end) {
+    const int64_t attention_work = T * c.n_head * (slots.back().pos + 1) * hd * 2;
+  parallel_for(T * c.n_head, ops::threads_for(attention_work, threads), [&](int64_t begin, int64_t end) {
       std::vector<float> scores;
       for (int64_t job = begin; job < end; ++job) {
         const int64_t t = job / c.n_head, hh = job % c.n_head, kvh = hh / group;
