@@ -43,6 +43,15 @@ QKV_DECLARE_REF(q4_K)
 QKV_DECLARE_REF(q5_K)
 QKV_DECLARE_REF(q6_K)
 
+// codebook formats, dequantization only: src/quant/iq_dequant_ref.cpp
+void dequantize_row_iq2_xxs_ref(const void* src, float* dst, int64_t n);
+void dequantize_row_iq2_xs_ref(const void* src, float* dst, int64_t n);
+void dequantize_row_iq2_s_ref(const void* src, float* dst, int64_t n);
+void dequantize_row_iq3_xxs_ref(const void* src, float* dst, int64_t n);
+void dequantize_row_iq3_s_ref(const void* src, float* dst, int64_t n);
+void dequantize_row_iq1_s_ref(const void* src, float* dst, int64_t n);
+void dequantize_row_iq1_m_ref(const void* src, float* dst, int64_t n);
+
 #undef QKV_DECLARE_REF
 
 }  // namespace qkv::quant

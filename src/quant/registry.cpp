@@ -35,6 +35,9 @@ void bf16_dequantize(const void* s, float* d, int64_t n) {
   bf16_to_fp32_row(static_cast<const uint16_t*>(s), d, static_cast<size_t>(n));
 }
 
+// Formats we read but do not write yet.
+#define QKV_READ_ONLY(T, t) \
+  Kernels { TensorType::T, nullptr, nullptr, dequantize_row_##t##_ref, dequantize_row_##t##_ref, false }
 #define QKV_REF_ONLY(T, t, imat) \
   Kernels { TensorType::T, quantize_row_##t##_ref, quantize_row_##t##_ref, dequantize_row_##t##_ref, dequantize_row_##t##_ref, imat }
 
@@ -42,6 +45,13 @@ const Kernels kKernels[] = {
     {TensorType::F32, f32_quantize, f32_quantize, f32_dequantize, f32_dequantize, false},
     {TensorType::F16, f16_quantize, f16_quantize, f16_dequantize, f16_dequantize, false},
     {TensorType::BF16, bf16_quantize, bf16_quantize, bf16_dequantize, bf16_dequantize, false},
+    QKV_READ_ONLY(IQ2_XXS, iq2_xxs),
+    QKV_READ_ONLY(IQ2_XS, iq2_xs),
+    QKV_READ_ONLY(IQ2_S, iq2_s),
+    QKV_READ_ONLY(IQ3_XXS, iq3_xxs),
+    QKV_READ_ONLY(IQ3_S, iq3_s),
+    QKV_READ_ONLY(IQ1_S, iq1_s),
+    QKV_READ_ONLY(IQ1_M, iq1_m),
 };
 
 const Kernels* find(TensorType t) {
@@ -50,15 +60,19 @@ const Kernels* find(TensorType t) {
   return nullptr;
 }
 
-const Kernels& require(TensorType t, const char* what) {
+const Kernels& require(TensorType t, bool write) {
   const Kernels* k = find(t);
-  if (!k) throw Error(ErrorKind::Unsupported, std::string("cannot ") + what + " " + std::string(type_name(t)) + " yet");
+  const char* what = write ? "quantize to" : "dequantize";
+  if (!k || (write && !k->quantize_ref)) throw Error(ErrorKind::Unsupported, std::string("cannot ") + what + " " + std::string(type_name(t)) + " yet");
   return *k;
 }
 
 }  // namespace
 
-bool can_quantize(TensorType t) { return find(t) != nullptr; }
+bool can_quantize(TensorType t) {
+  const Kernels* k = find(t);
+  return k && k->quantize_ref;
+}
 bool can_dequantize(TensorType t) { return find(t) != nullptr; }
 bool uses_imatrix(TensorType t) {
   const Kernels* k = find(t);
@@ -67,7 +81,7 @@ bool uses_imatrix(TensorType t) {
 
 void quantize(TensorType t, const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix,
               int threads) {
-  const Kernels& k = require(t, "quantize to");
+  const Kernels& k = require(t, true);
   const uint64_t rb = row_bytes(t, static_cast<uint64_t>(n_per_row));
   parallel_for(nrows, threads, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r)
@@ -76,7 +90,7 @@ void quantize(TensorType t, const float* src, void* dst, int64_t nrows, int64_t 
 }
 
 void dequantize(TensorType t, const void* src, float* dst, int64_t nrows, int64_t n_per_row, int threads) {
-  const Kernels& k = require(t, "dequantize");
+  const Kernels& k = require(t, false);
   const uint64_t rb = row_bytes(t, static_cast<uint64_t>(n_per_row));
   parallel_for(nrows, threads, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r)
@@ -86,14 +100,14 @@ void dequantize(TensorType t, const void* src, float* dst, int64_t nrows, int64_
 
 void quantize_reference(TensorType t, const float* src, void* dst, int64_t nrows, int64_t n_per_row,
                         const float* imatrix) {
-  const Kernels& k = require(t, "quantize to");
+  const Kernels& k = require(t, true);
   const uint64_t rb = row_bytes(t, static_cast<uint64_t>(n_per_row));
   for (int64_t r = 0; r < nrows; ++r)
     k.quantize_ref(src + r * n_per_row, static_cast<uint8_t*>(dst) + r * rb, n_per_row, imatrix);
 }
 
 void dequantize_reference(TensorType t, const void* src, float* dst, int64_t nrows, int64_t n_per_row) {
-  const Kernels& k = require(t, "dequantize");
+  const Kernels& k = require(t, false);
   const uint64_t rb = row_bytes(t, static_cast<uint64_t>(n_per_row));
   for (int64_t r = 0; r < nrows; ++r)
     k.dequantize_ref(static_cast<const uint8_t*>(src) + r * rb, dst + r * n_per_row, n_per_row);

@@ -99,4 +99,30 @@ int check_golden_type(const std::string& type, QuantizeRowFn quantize, Dequantiz
   return checked;
 }
 
+int check_golden_dequant(const std::string& type, DequantizeRowFn dequantize, int block_elems, int block_bytes) {
+  int checked = 0;
+  for (const auto& c : golden_cases())
+    for (const auto& r : c.results) {
+      if (r.type != type) continue;
+      ++checked;
+      const std::string where = c.name + "/" + type + (r.imatrix ? ".imat" : "");
+      const auto q = read_bytes(r.quant);
+      const auto want = read_floats(r.dequant);
+      EXPECT_EQ(r.row_size, static_cast<uint64_t>(c.n_per_row / block_elems * block_bytes)) << where;
+      std::vector<float> got(c.n_per_row);
+      for (int64_t row = 0; row < c.nrows; ++row) {
+        dequantize(q.data() + row * r.row_size, got.data(), c.n_per_row);
+        for (int64_t i = 0; i < c.n_per_row; ++i) {
+          const float w = want[row * c.n_per_row + i];
+          if (std::memcmp(&got[i], &w, 4) != 0) {
+            ADD_FAILURE() << where << ": dequantized value differs at row " << row << ", element " << i << " (block "
+                          << i / block_elems << "): ggml " << w << ", ours " << got[i];
+            break;
+          }
+        }
+      }
+    }
+  return checked;
+}
+
 }  // namespace qkv::test

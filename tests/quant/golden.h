@@ -40,4 +40,7 @@ using DequantizeRowFn = void (*)(const void* src, float* dst, int64_t n);
 int check_golden_type(const std::string& type, QuantizeRowFn quantize, DequantizeRowFn dequantize,
                       int block_elems, int block_bytes);
 
+// The dequantization half of check_golden_type, for types we only read.
+int check_golden_dequant(const std::string& type, DequantizeRowFn dequantize, int block_elems, int block_bytes);
+
 }  // namespace qkv::test
