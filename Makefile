@@ -8,7 +8,7 @@ CMAKE_FLAGS += -DQKV_WERROR=ON
 endif
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build test test-fast test-asan fuzz fuzz-smoke demo bench clean
+.PHONY: all deps build test test-fast test-asan fuzz-build fuzz fuzz-smoke demo bench clean
 
 all: build
 
@@ -30,12 +30,12 @@ test-asan: deps
 	cmake --build $(ASAN_BUILD)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j2
 
-$(FUZZ_BUILD)/fuzz/fuzz_gguf: deps
+fuzz-build: deps
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQKV_FUZZ=ON -DQKV_TESTS=OFF -DQKV_BENCH=OFF $(CMAKE_FLAGS)
-	cmake --build $(FUZZ_BUILD) --target fuzz_gguf
+	cmake --build $(FUZZ_BUILD)
 
-# A bounded fuzz run (FUZZ_SECONDS) of every reader, starting from the seed corpus.
-fuzz-smoke: $(FUZZ_BUILD)/fuzz/fuzz_gguf
+# A bounded fuzz run (FUZZ_SECONDS per target) of every reader, starting from the seed corpus.
+fuzz-smoke: fuzz-build
 	./fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 fuzz: FUZZ_SECONDS = 600

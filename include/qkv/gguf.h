@@ -73,6 +73,9 @@ class Metadata {
   uint64_t get_u64(std::string_view key, uint64_t def) const;
   std::string get_string(std::string_view key, const std::string& def = {}) const;
   void set(const std::string& key, Value v);  // replaces in place, or appends
+  // Appends without looking for an existing key (the caller guarantees it is
+  // new); keeps reading n keys linear rather than quadratic.
+  void append(std::string key, Value v) { kv_.emplace_back(std::move(key), std::move(v)); }
   bool erase(std::string_view key);
   const std::vector<std::pair<std::string, Value>>& entries() const { return kv_; }
   size_t size() const { return kv_.size(); }

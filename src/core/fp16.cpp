@@ -4,10 +4,13 @@
 // NaN lanes are patched because the hardware keeps NaN payloads.
 #include "qkv/fp16.h"
 
+#if defined(__GNUC__) && !defined(__clang__)
 // GCC 12 warns falsely inside its own AVX-512 intrinsic headers (GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -20,7 +23,11 @@ bool has_avx512() {
   return ok;
 }
 bool has_f16c() {
-  static const bool ok = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx2");
+  // clang 14 does not know __builtin_cpu_supports("f16c"): ask CPUID directly.
+  static const bool ok = [] {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) && __builtin_cpu_supports("avx2");
+  }();
   return ok;
 }
 

@@ -127,6 +127,8 @@ uint64_t row_bytes(TensorType t, uint64_t n) {
     throw Error(ErrorKind::Format, "row of " + std::to_string(n) + " elements is not a whole number of " +
                                        std::string(i.name) + " blocks (" + std::to_string(i.block_elems) +
                                        " elements each)");
+  if (n / i.block_elems > UINT64_MAX / i.block_bytes)
+    throw Error(ErrorKind::Format, "row of " + std::to_string(n) + " elements overflows 64-bit byte counts");
   return n / i.block_elems * i.block_bytes;
 }
 

@@ -21,7 +21,10 @@ AuditReport audit_layout(const File& f) {
     order.push_back(&t);
     r.tensor_bytes += t.nbytes();
   }
-  std::stable_sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
+  // Ties put a zero-size tensor before the one whose offset it shares: it owns no bytes of that region.
+  std::stable_sort(order.begin(), order.end(), [](auto* a, auto* b) {
+    return a->offset != b->offset ? a->offset < b->offset : a->nbytes() < b->nbytes();
+  });
 
   auto add = [&](Problem::Kind k, const TensorInfo& t, std::string msg) {
     r.problems.push_back({k, t.name, f.data_offset() + t.offset, std::move(msg)});

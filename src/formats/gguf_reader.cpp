@@ -137,7 +137,9 @@ File File::parse(std::span<const uint8_t> bytes, const std::string& name, ReadOp
   f.version_ = c.read<uint32_t>("version");
   if (f.version_ == 1) throw Error(ErrorKind::Unsupported, "GGUF version 1 is obsolete; re-convert the model", name, {}, version_at);
   if (f.version_ != 2 && f.version_ != 3) {
-    if ((f.version_ & 0xFFFF) == 0) throw Error(ErrorKind::Unsupported, "big-endian GGUF files are not supported", name, {}, version_at);
+    // A big-endian 2 or 3 reads as 0x02000000 / 0x03000000: its low half is zero.
+    if (f.version_ != 0 && (f.version_ & 0xFFFF) == 0)
+      throw Error(ErrorKind::Unsupported, "big-endian GGUF files are not supported", name, {}, version_at);
     c.fail("unknown GGUF version " + std::to_string(f.version_) + " (supported: 2 and 3)", version_at);
   }
   const uint64_t counts_at = c.pos();
@@ -162,7 +164,7 @@ File File::parse(std::span<const uint8_t> bytes, const std::string& name, ReadOp
     const uint32_t t = c.read<uint32_t>("metadata value type");
     if (!valid_value_type(t)) c.fail("metadata '" + key + "': unknown value type " + std::to_string(t), type_at);
     Value v = read_value(c, static_cast<ValueType>(t), 0, key);
-    f.metadata_.set(key, std::move(v));
+    f.metadata_.append(std::move(key), std::move(v));
   }
   try {
     f.alignment_ = alignment_of(f.metadata_);
@@ -202,8 +204,16 @@ File File::parse(std::span<const uint8_t> bytes, const std::string& name, ReadOp
         throw Error(ErrorKind::Format, "row length " + std::to_string(t.shape[0]) + " is not a whole number of " +
                                            std::string(ti->name) + " blocks (" + std::to_string(ti->block_elems) +
                                            " elements each)");
+      // row_bytes() multiplies blocks by block bytes unchecked: 2^62 F64
+      // elements would wrap to a size of 0 and pass every bounds check.
+      if (n / ti->block_elems > UINT64_MAX / ti->block_bytes)
+        throw Error(ErrorKind::Format, "tensor byte size overflows 64 bits");
       const uint64_t nb = t.nbytes();
-      if (t.offset > UINT64_MAX - nb) throw Error(ErrorKind::Format, "offset + size overflows 64 bits");
+      // The data section starts inside the file, so bounding offset + size by
+      // 2^64 - file size keeps every absolute end offset (here and in the
+      // audit's messages) from wrapping.
+      if (nb > UINT64_MAX - bytes.size() || t.offset > UINT64_MAX - bytes.size() - nb)
+        throw Error(ErrorKind::Format, "offset + size overflows 64 bits");
     } catch (const Error& e) {
       throw Error(e.kind(), e.message(), name, t.name, at);
     }
@@ -229,7 +239,11 @@ File File::parse(std::span<const uint8_t> bytes, const std::string& name, ReadOp
                     name, t.name, f.data_offset_ + t.offset);
       by_offset.push_back(&t);
     }
-    std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
+    // A zero-size tensor may share its offset with the next (the writer lays
+    // them out so); sorting it first keeps it from looking like an overlap.
+    std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) {
+      return a->offset != b->offset ? a->offset < b->offset : a->nbytes() < b->nbytes();
+    });
     for (size_t i = 1; i < by_offset.size(); ++i)
       if (by_offset[i - 1]->offset + by_offset[i - 1]->nbytes() > by_offset[i]->offset)
         throw Error(ErrorKind::Integrity, "data overlaps tensor '" + by_offset[i]->name + "'", name,
