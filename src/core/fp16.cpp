@@ -19,7 +19,7 @@ namespace {
 
 #if defined(__x86_64__)
 bool has_avx512() {
-  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
   return ok;
 }
 bool has_f16c() {
@@ -31,7 +31,7 @@ bool has_f16c() {
   return ok;
 }
 
-__attribute__((target("avx512f,avx512bw"))) size_t fp16_to_fp32_avx512(const uint16_t* src, float* dst, size_t n) {
+__attribute__((target("avx512f,avx512bw,avx512vl"))) size_t fp16_to_fp32_avx512(const uint16_t* src, float* dst, size_t n) {
   size_t i = 0;
   for (; i + 16 <= n; i += 16) {
     __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
@@ -40,7 +40,7 @@ __attribute__((target("avx512f,avx512bw"))) size_t fp16_to_fp32_avx512(const uin
   return i;
 }
 
-__attribute__((target("avx512f,avx512bw"))) size_t fp32_to_fp16_avx512(const float* src, uint16_t* dst, size_t n) {
+__attribute__((target("avx512f,avx512bw,avx512vl"))) size_t fp32_to_fp16_avx512(const float* src, uint16_t* dst, size_t n) {
   size_t i = 0;
   const __m512i abs_mask = _mm512_set1_epi32(0x7FFFFFFF);
   const __m512i inf = _mm512_set1_epi32(0x7F800000);
@@ -60,7 +60,7 @@ __attribute__((target("avx512f,avx512bw"))) size_t fp32_to_fp16_avx512(const flo
   return i;
 }
 
-__attribute__((target("avx512f,avx512bw"))) size_t fp32_to_bf16_avx512(const float* src, uint16_t* dst, size_t n) {
+__attribute__((target("avx512f,avx512bw,avx512vl"))) size_t fp32_to_bf16_avx512(const float* src, uint16_t* dst, size_t n) {
   size_t i = 0;
   const __m512i abs_mask = _mm512_set1_epi32(0x7FFFFFFF);
   const __m512i inf = _mm512_set1_epi32(0x7F800000);
@@ -77,7 +77,7 @@ __attribute__((target("avx512f,avx512bw"))) size_t fp32_to_bf16_avx512(const flo
   return i;
 }
 
-__attribute__((target("avx512f,avx512bw"))) size_t bf16_to_fp32_avx512(const uint16_t* src, float* dst, size_t n) {
+__attribute__((target("avx512f,avx512bw,avx512vl"))) size_t bf16_to_fp32_avx512(const uint16_t* src, float* dst, size_t n) {
   size_t i = 0;
   for (; i + 16 <= n; i += 16) {
     __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)));
