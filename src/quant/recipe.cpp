@@ -24,6 +24,7 @@ constexpr std::array kFileTypes = {
     FileType{"Q4_K_M", 15, T::Q4_K}, FileType{"Q5_K_S", 16, T::Q5_K},  FileType{"Q5_K_M", 17, T::Q5_K},
     FileType{"Q6_K", 18, T::Q6_K},   FileType{"IQ4_NL", 25, T::IQ4_NL}, FileType{"IQ4_XS", 30, T::IQ4_XS},
     FileType{"BF16", 32, T::BF16},   FileType{"TQ1_0", 36, T::TQ1_0},  FileType{"TQ2_0", 37, T::TQ2_0},
+    FileType{"MXFP4_MOE", 38, T::MXFP4},
 };
 
 enum class Category { TokenEmbd, AttnQ, AttnV, AttnK, AttnQkv, AttnKvB, AttnOutput, FfnUp, FfnGate, FfnDown, Output, Other };
@@ -98,10 +99,12 @@ T mixture_type(State& s, T t, const gguf::TensorInfo& info, Category cat) {
 
   if (cat == Category::Output || (s.tied_embeddings && cat == Category::TokenEmbd)) {
     if (s.opts.output_tensor_type) return *s.opts.output_tensor_type;
-    if (falcon || info.shape[0] % block != 0) return T::Q8_0;
+    if (ftype_is(s, "MXFP4_MOE") || falcon || info.shape[0] % block != 0) return T::Q8_0;
     if (t != T::Q8_0) return T::Q6_K;
     return t;
   }
+  if (ftype_is(s, "MXFP4_MOE"))  // expert tensors (3-D) get MXFP4, everything else Q8_0
+    return info.shape.size() > 2 && info.shape[2] > 1 ? T::MXFP4 : T::Q8_0;
   if (cat == Category::TokenEmbd) {
     if (s.opts.token_embedding_type) return *s.opts.token_embedding_type;
     if (ftype_is(s, "TQ1_0") || ftype_is(s, "TQ2_0")) return T::Q4_K;
