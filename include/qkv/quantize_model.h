@@ -35,6 +35,10 @@ struct QuantizeReport {
   double bits_per_weight() const { return elements ? 8.0 * bytes_out / elements : 0; }
 };
 
+// The input's metadata with general.file_type / general.quantization_version
+// set as llama-quantize sets them (moved to the end) and split keys removed.
+gguf::Metadata output_metadata(const gguf::Metadata& in, const FileType& ft);
+
 // Reads `in` (GGUF), writes `out` atomically (unless dry_run). Every tensor is
 // checked against its type and shape before it is written.
 QuantizeReport quantize_model(const std::string& in, const std::string& out, const QuantizeOptions& opts);

@@ -47,6 +47,11 @@ struct PlanOptions {
   bool has_imatrix = false;  // some rules differ with an importance matrix
 };
 
+// The file type for a user's TYPE argument: a file type name (Q4_K_M), or a
+// tensor type (Q4_K), which sets plan.pure. Throws (Usage) listing the valid
+// names, (Unsupported) for a type we cannot write.
+const FileType& resolve_type_name(const std::string& name, PlanOptions& plan);
+
 struct PlannedTensor {
   size_t input_index;  // index into the input's tensor list
   TensorType from, to;

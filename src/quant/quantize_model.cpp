@@ -16,21 +16,7 @@ constexpr uint32_t kQuantizationVersion = 2;  // GGML_QNT_VERSION
 
 bool is_float_type(TensorType t) { return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16; }
 
-// The file type for the user's TYPE argument; a bare tensor type means "pure".
-const FileType& resolve_type(const std::string& name, PlanOptions& plan) {
-  if (const FileType* ft = find_file_type(name)) return *ft;
-  if (auto t = type_from_name(name)) {
-    if (!can_quantize(*t)) throw Error(ErrorKind::Unsupported, "cannot quantize to " + name + " yet");
-    if (const FileType* ft = file_type_for_tensor_type(*t)) {
-      plan.pure = true;
-      return *ft;
-    }
-  }
-  std::string known;
-  for (const auto& f : file_types()) known += (known.empty() ? "" : ", ") + std::string(f.name);
-  throw Error(ErrorKind::Usage, "unknown quantization type '" + name + "'; file types: " + known +
-                                    " (or a tensor type such as Q4_K)");
-}
+}  // namespace
 
 gguf::Metadata output_metadata(const gguf::Metadata& in, const FileType& ft) {
   gguf::Metadata md = in;
@@ -43,13 +29,11 @@ gguf::Metadata output_metadata(const gguf::Metadata& in, const FileType& ft) {
   return md;
 }
 
-}  // namespace
-
 QuantizeReport quantize_model(const std::string& in, const std::string& out, const QuantizeOptions& opts) {
   const auto start = std::chrono::steady_clock::now();
   const auto src = gguf::File::open(in);
   PlanOptions plan_opts = opts.plan;
-  const FileType& ft = resolve_type(opts.type, plan_opts);
+  const FileType& ft = resolve_type_name(opts.type, plan_opts);
 
   ImportanceMatrix imatrix;
   if (!opts.imatrix_path.empty()) {

@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "qkv/error.h"
+#include "qkv/quant.h"
 
 namespace qkv::quant {
 namespace {
@@ -215,6 +216,21 @@ const FileType* file_type_for_tensor_type(TensorType t) {
         if (f.default_type == t) return &f;
       return nullptr;
   }
+}
+
+const FileType& resolve_type_name(const std::string& name, PlanOptions& plan) {
+  if (const FileType* ft = find_file_type(name)) return *ft;
+  if (auto t = type_from_name(name)) {
+    if (!quant::can_quantize(*t)) throw Error(ErrorKind::Unsupported, "cannot quantize to " + name + " yet");
+    if (const FileType* ft = file_type_for_tensor_type(*t)) {
+      plan.pure = true;
+      return *ft;
+    }
+  }
+  std::string known;
+  for (const auto& f : kFileTypes) known += (known.empty() ? "" : ", ") + std::string(f.name);
+  throw Error(ErrorKind::Usage, "unknown quantization type '" + name + "'; file types: " + known +
+                                    " (or a tensor type such as Q4_K)");
 }
 
 ModelShape ModelShape::from_metadata(const gguf::Metadata& md) {

@@ -17,6 +17,7 @@ Runner add_inspect(CLI::App& app);
 Runner add_check(CLI::App& app);
 Runner add_repair(CLI::App& app);
 Runner add_quantize(CLI::App& app);
+Runner add_convert(CLI::App& app);
 Runner add_run(CLI::App& app);
 Runner add_chat(CLI::App& app);
 Runner add_perplexity(CLI::App& app);

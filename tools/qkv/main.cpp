@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
       {"inspect", add_inspect},
       {"check", add_check},
       {"repair", add_repair},
+      {"convert", add_convert},
       {"quantize", add_quantize},
       {"run", add_run},
       {"chat", add_chat},
