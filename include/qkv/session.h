@@ -11,10 +11,17 @@
 
 namespace qkv {
 
+// How attention rounds. LlamaCpp (the default) keeps the KV cache in fp16 and
+// accumulates as llama.cpp's CPU flash attention does, so logits match
+// llama.cpp's and the cache takes half the memory. Exact keeps everything in
+// float32 (twice the cache memory), for checking against a float64 reference.
+enum class AttentionPrecision { LlamaCpp, Exact };
+
 class Session {
  public:
   // n_ctx <= 0: the model's training context, capped at 4096. threads <= 0: all cores.
-  Session(std::shared_ptr<const Model> model, int n_ctx = 0, int threads = 0);
+  Session(std::shared_ptr<const Model> model, int n_ctx = 0, int threads = 0,
+          AttentionPrecision precision = AttentionPrecision::LlamaCpp);
   ~Session();
   Session(Session&&) noexcept;
 

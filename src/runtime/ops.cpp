@@ -7,6 +7,7 @@
 
 #include "qkv/parallel.h"
 #include "qkv/quant.h"
+#include "runtime/vec_dot.h"
 
 namespace qkv::ops {
 
@@ -44,6 +45,27 @@ void matmul(const Weight& w, const float* x, int64_t T, float* y, int threads) {
   const int64_t rows = static_cast<int64_t>(w.rows), cols = static_cast<int64_t>(w.cols);
   const uint64_t rs = w.row_size();
   constexpr int64_t kTile = 16;
+  const ActType act = act_type_for(w.type);
+  if (act != ActType::None && act != ActType::F32) {
+    // As llama.cpp does: each token's activations are quantized once, then
+    // every output is one integer dot product against a weight row as stored.
+    const VecDotFn dot_row = vec_dot_kernel(w.type);
+    const size_t ab = activation_row_bytes(act, cols);
+    thread_local std::vector<uint8_t> act_buffer;
+    act_buffer.resize(static_cast<size_t>(T) * ab);
+    for (int64_t t = 0; t < T; ++t) quantize_activations(act, x + t * cols, &act_buffer[t * ab], cols);
+    const uint8_t* acts = act_buffer.data();  // the workers must see this thread's buffer
+    parallel_for(rows, threads_for(rows * cols * T, threads), [&](int64_t begin, int64_t end) {
+      // A tile of rows stays in L1 while every token passes over it.
+      for (int64_t r0 = begin; r0 < end; r0 += kTile) {
+        const int64_t r1 = std::min(r0 + kTile, end);
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t r = r0; r < r1; ++r) y[t * rows + r] = dot_row(w.data + r * rs, acts + t * ab, cols);
+      }
+    }, kTile);
+    return;
+  }
+  // F32 rows are read in place; a type without a kernel is dequantized tile by tile.
   parallel_for(rows, threads_for(rows * cols * T, threads), [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> tile;
     for (int64_t r0 = begin; r0 < end; r0 += kTile) {

@@ -14,8 +14,11 @@ float dot(const float* a, const float* b, int64_t n);
 int threads_for(int64_t work, int threads);
 
 // y[t * w.rows + r] = dot(row r of w, x[t * w.cols ...]) for t in [0, T).
-// Quantized rows are dequantized tile by tile (a tile is reused for all T
-// tokens, so prompt processing amortises it); rows are split over threads.
+// For a type with a kernel in runtime/vec_dot.h (F16, BF16, the legacy,
+// K- and IQ4 quants), each token's x is quantized once to the type's
+// activation format and each output is vec_dot of a stored row with it, as in
+// llama.cpp; F32 rows are dotted in float, and other types are dequantized
+// tile by tile (a tile is reused for all T tokens). Rows are split over threads.
 void matmul(const Weight& w, const float* x, int64_t T, float* y, int threads);
 
 // Row `row` of w (e.g. a token's embedding) as floats.

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "qkv/error.h"
+#include "qkv/fp16.h"
 #include "qkv/parallel.h"
 #include "qkv/quant.h"
 #include "runtime/ops.h"
@@ -40,10 +41,12 @@ struct Session::Impl {
   int n_ctx, threads, n_past = 0;
   std::vector<LayerFloats> lf;
   std::vector<float> out_norm, out_norm_b, rope_freqs;
-  std::vector<float> k_cache, v_cache;  // [n_layer][n_ctx][kv_dim]
+  bool exact;                                 // AttentionPrecision::Exact
+  std::vector<uint16_t> k_cache, v_cache;     // fp16 [n_layer][n_ctx][kv_dim] (LlamaCpp precision)
+  std::vector<float> k_exact, v_exact;        // float32, same layout (Exact precision)
 
-  Impl(std::shared_ptr<const Model> m, int ctx, int th)
-      : model(std::move(m)), c(model->config()), threads(resolve_threads(th)) {
+  Impl(std::shared_ptr<const Model> m, int ctx, int th, AttentionPrecision p)
+      : model(std::move(m)), c(model->config()), threads(resolve_threads(th)), exact(p == AttentionPrecision::Exact) {
     n_ctx = ctx > 0 ? ctx : static_cast<int>(std::min<uint32_t>(c.n_ctx_train, 4096));
     for (const auto& L : model->layers)
       lf.push_back({floats_of(L.attn_norm), floats_of(L.attn_norm_b), floats_of(L.bq), floats_of(L.bk), floats_of(L.bv),
@@ -53,8 +56,13 @@ struct Session::Impl {
     out_norm_b = floats_of(model->output_norm_b);
     rope_freqs = floats_of(model->rope_freqs);
     const size_t kv = size_t(c.n_head_kv) * c.head_dim;
-    k_cache.assign(size_t(c.n_layer) * n_ctx * kv, 0.0f);
-    v_cache.assign(size_t(c.n_layer) * n_ctx * kv, 0.0f);
+    if (exact) {
+      k_exact.assign(size_t(c.n_layer) * n_ctx * kv, 0.0f);
+      v_exact.assign(size_t(c.n_layer) * n_ctx * kv, 0.0f);
+    } else {
+      k_cache.assign(size_t(c.n_layer) * n_ctx * kv, 0);
+      v_cache.assign(size_t(c.n_layer) * n_ctx * kv, 0);
+    }
   }
 
   // Throws (Usage) for an empty list, a full context or a bad token id.
@@ -70,8 +78,16 @@ struct Session::Impl {
   }
 
   size_t kv_dim() const { return size_t(c.n_head_kv) * c.head_dim; }
-  float* k_at(uint32_t layer, int64_t pos) { return &k_cache[(size_t(layer) * n_ctx + pos) * kv_dim()]; }
-  float* v_at(uint32_t layer, int64_t pos) { return &v_cache[(size_t(layer) * n_ctx + pos) * kv_dim()]; }
+  size_t at(uint32_t layer, int64_t pos) const { return (size_t(layer) * n_ctx + pos) * kv_dim(); }
+  void store_kv(uint32_t layer, int64_t pos, const float* k, const float* v) {
+    if (exact) {
+      std::memcpy(&k_exact[at(layer, pos)], k, kv_dim() * sizeof(float));
+      std::memcpy(&v_exact[at(layer, pos)], v, kv_dim() * sizeof(float));
+    } else {
+      fp32_to_fp16_row(k, &k_cache[at(layer, pos)], kv_dim());
+      fp32_to_fp16_row(v, &v_cache[at(layer, pos)], kv_dim());
+    }
+  }
 
   void norm(const float* x, const std::vector<float>& w, const std::vector<float>& b, float* out) const {
     if (c.norm == NormType::RMS)
@@ -88,6 +104,55 @@ struct Session::Impl {
 };
 
 namespace {
+
+float round_fp16(float v) { return fp16_to_fp32(fp32_to_fp16(v)); }
+
+// One query head against `n_keys` cached positions, computed as llama.cpp's
+// CPU flash attention does (its default): the query rounded to fp16, each
+// score accumulated in double from fp16 products, an online softmax, and the
+// value accumulator rounded to fp16 after every update. Matching its rounding
+// keeps our logits within a hair of llama.cpp's; the fp16 cache halves memory.
+void attend(const float* q, Session::Impl& seq, uint32_t layer, int64_t kv_offset, int64_t n_keys, float scale,
+            std::vector<float>& q16, std::vector<float>& k, std::vector<float>& v, std::vector<float>& acc,
+            float* out) {
+  const size_t hd = q16.size();
+  for (size_t i = 0; i < hd; ++i) q16[i] = round_fp16(q[i]);
+  std::fill(acc.begin(), acc.end(), 0.0f);
+  float max_score = -INFINITY, sum = 0.0f;
+  for (int64_t j = 0; j < n_keys; ++j) {
+    fp16_to_fp32_row(&seq.k_cache[seq.at(layer, j) + kv_offset], k.data(), hd);
+    double dot = 0;
+    for (size_t i = 0; i < hd; ++i) dot += static_cast<double>(q16[i] * k[i]);
+    const float score = static_cast<float>(dot) * scale;
+    float old_scale = 1.0f, weight = 1.0f;
+    if (score > max_score) {  // new maximum: rescale what was accumulated
+      old_scale = std::exp(max_score - score);
+      max_score = score;
+      for (size_t i = 0; i < hd; ++i) acc[i] = round_fp16(acc[i] * old_scale);
+    } else {
+      weight = std::exp(score - max_score);
+    }
+    fp16_to_fp32_row(&seq.v_cache[seq.at(layer, j) + kv_offset], v.data(), hd);
+    for (size_t i = 0; i < hd; ++i) acc[i] = round_fp16(acc[i] + v[i] * weight);
+    sum = sum * old_scale + weight;
+  }
+  const float inv = 1.0f / sum;
+  for (size_t i = 0; i < hd; ++i) out[i] = acc[i] * inv;
+}
+
+// Float32 attention: exact scores, a stable softmax, float accumulation.
+void attend_exact(const float* q, const Session::Impl& seq, uint32_t layer, int64_t kv_offset, int64_t n_keys,
+                  float scale, std::vector<float>& acc, float* out) {
+  const int64_t hd = static_cast<int64_t>(acc.size());
+  std::vector<float> scores(static_cast<size_t>(n_keys));
+  for (int64_t j = 0; j < n_keys; ++j) scores[j] = ops::dot(q, &seq.k_exact[seq.at(layer, j) + kv_offset], hd) * scale;
+  ops::softmax(scores.data(), n_keys);
+  std::fill(out, out + hd, 0.0f);
+  for (int64_t j = 0; j < n_keys; ++j) {
+    const float* vj = &seq.v_exact[seq.at(layer, j) + kv_offset];
+    for (int64_t i = 0; i < hd; ++i) out[i] += scores[j] * vj[i];
+  }
+}
 
 // Where one token of a batch goes: its session and its position there.
 struct Slot {
@@ -167,29 +232,20 @@ std::vector<std::vector<float>> forward_batch(std::span<Session::Impl* const> se
         ops::rope(&q[t * q_dim], c.n_head, hd, c.n_rot, slots[t].pos, c.rope_base, c.rope_scale, c.rope, ff_);
         ops::rope(&k[t * kv_dim], c.n_head_kv, hd, c.n_rot, slots[t].pos, c.rope_base, c.rope_scale, c.rope, ff_);
       }
-      float* kc = slots[t].seq->k_at(l, slots[t].pos);
-      float* vc = slots[t].seq->v_at(l, slots[t].pos);
-      std::memcpy(kc, &k[t * kv_dim], kv_dim * sizeof(float));
-      std::memcpy(vc, &v[t * kv_dim], kv_dim * sizeof(float));
+      slots[t].seq->store_kv(l, slots[t].pos, &k[t * kv_dim], &v[t * kv_dim]);
     }
     // Causal attention: a token at position p sees positions [0, p] of its own sequence.
     const int64_t attention_work = T * c.n_head * (slots.back().pos + 1) * hd * 2;
   parallel_for(T * c.n_head, ops::threads_for(attention_work, threads), [&](int64_t begin, int64_t end) {
-      std::vector<float> scores;
+      std::vector<float> q16(hd), kj(hd), vj(hd), acc(hd);
       for (int64_t job = begin; job < end; ++job) {
         const int64_t t = job / c.n_head, hh = job % c.n_head, kvh = hh / group;
         Session::Impl& seq = *slots[t].seq;
-        const int64_t n_keys = slots[t].pos + 1;
-        scores.resize(static_cast<size_t>(n_keys));
-        const float* qh = &q[t * q_dim + hh * hd];
-        for (int64_t j = 0; j < n_keys; ++j) scores[j] = ops::dot(qh, seq.k_at(l, j) + kvh * hd, hd) * kq_scale;
-        ops::softmax(scores.data(), n_keys);
-        float* o = &att[t * q_dim + hh * hd];
-        std::fill(o, o + hd, 0.0f);
-        for (int64_t j = 0; j < n_keys; ++j) {
-          const float* vj = seq.v_at(l, j) + kvh * hd;
-          for (int64_t i = 0; i < hd; ++i) o[i] += scores[j] * vj[i];
-        }
+        float* out = &att[t * q_dim + hh * hd];
+        if (seq.exact)
+          attend_exact(&q[t * q_dim + hh * hd], seq, l, kvh * hd, slots[t].pos + 1, kq_scale, acc, out);
+        else
+          attend(&q[t * q_dim + hh * hd], seq, l, kvh * hd, slots[t].pos + 1, kq_scale, q16, kj, vj, acc, out);
       }
     });
     ops::matmul(L.wo, att.data(), T, tmp.data(), threads);
@@ -239,8 +295,8 @@ std::vector<std::vector<float>> forward_batch(std::span<Session::Impl* const> se
   return out;
 }
 
-Session::Session(std::shared_ptr<const Model> model, int n_ctx, int threads)
-    : impl_(std::make_unique<Impl>(std::move(model), n_ctx, threads)) {}
+Session::Session(std::shared_ptr<const Model> model, int n_ctx, int threads, AttentionPrecision precision)
+    : impl_(std::make_unique<Impl>(std::move(model), n_ctx, threads, precision)) {}
 Session::~Session() = default;
 Session::Session(Session&&) noexcept = default;
 

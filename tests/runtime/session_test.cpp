@@ -74,7 +74,7 @@ TEST(Session, Stories260KGreedyContinuationMatchesLlamaCpp) {
 TEST(Session, TinyLlamaLogitsMatchLlamaCppForEveryType) {
   QKV_REQUIRE_SHARED("models/gguf-llamacpp-quantized");
   const auto dir = test::shared_dir() / "models/gguf-llamacpp-quantized";
-  for (const char* type : {"F32", "F16"}) {
+  for (const char* type : {"F32", "F16", "Q8_0", "Q4_0", "Q4_K_M", "Q6_K", "IQ4_XS"}) {
     auto model = Model::load((dir / ("tiny-llama-" + std::string(type) + ".gguf")).string());
     Session s(model, 64, 2);
     const std::vector<int32_t> prompt = {1, 5, 100, 200, 300, 400};
@@ -111,7 +111,7 @@ TEST(Session, EqualsFloat64ReferenceForward) {
     const auto path = (test::shared_dir() / rel).string();
     const std::vector<int32_t> prompt = {1, 5, 100, 200, 300, 400, 7, 8};
     const auto want = test::reference_logits(path, prompt);
-    Session s(Model::load(path), 64, 2);
+    Session s(Model::load(path), 64, 2, AttentionPrecision::Exact);
     const auto got = s.decode(prompt);
     double max_ref = 0, max_diff = 0;
     for (size_t i = 0; i < want.size(); ++i) {

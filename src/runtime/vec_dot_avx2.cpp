@@ -1,0 +1,358 @@
+// AVX2 + FMA + F16C dot products, chosen at run time (no -march needed): the
+// same integer sums as the references in vec_dot_ref.cpp, 32 bytes per
+// instruction, with the float accumulation in 8 lanes.
+//
+// The integer core is _mm256_maddubs_epi16 (unsigned bytes times signed bytes,
+// adjacent pairs added into int16) followed by _mm256_madd_epi16 (int16 times
+// int16, pairs added into int32). maddubs saturates a pair sum above 32767, so
+// its unsigned operand must stay at most 128 when the signed one is within
+// +-127: weights with signed levels go in as |w| with the sign moved onto the
+// activation (_mm256_sign_epi8), and the activation quantizers never emit -128.
+// K-quant sub-block scales ride on the madd instead of a vector of ones.
+#include "runtime/vec_dot.h"
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+#include <cstring>
+#endif
+
+namespace qkv::ops {
+
+#if defined(__x86_64__)
+namespace {
+
+#define QKV_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+constexpr int QK = 32, QK_K = 256;
+constexpr int kQ8_0Bytes = 34, kQ8_1Bytes = 36, kQ8KBytes = 292;
+
+const uint8_t* bytes(const void* p) { return static_cast<const uint8_t*>(p); }
+
+// ---- helpers ------------------------------------------------------------------
+
+QKV_AVX2 inline float half(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);  // exact, like fp16_to_fp32
+}
+inline float f32(const uint8_t* p) {
+  float f;
+  std::memcpy(&f, p, 4);
+  return f;
+}
+QKV_AVX2 inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+QKV_AVX2 inline __m128i load16(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+QKV_AVX2 inline __m256i bytes_of(int v) { return _mm256_set1_epi8(static_cast<char>(v)); }
+// Shift right within 16-bit lanes: each byte's bits move down, and the low
+// byte takes the high byte's bottom bits, which every caller masks off.
+template <int kBits>
+QKV_AVX2 inline __m256i shr(__m256i v) {
+  return _mm256_srli_epi16(v, kBits);
+}
+
+QKV_AVX2 inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+QKV_AVX2 inline int hsum(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+// Sum of 4 adjacent products of unsigned bytes u (< 129) and signed bytes s, per int32 lane.
+QKV_AVX2 inline __m256i dot_u8_i8(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+QKV_AVX2 inline __m256i dot_i8_i8(__m256i x, __m256i y) {
+  return dot_u8_i8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+// sum over 32 elements of scale_lo * u * s for elements 0..15 and scale_hi *
+// u * s for 16..31, in int32 lanes: a K-quant pair of 16-element sub-blocks.
+QKV_AVX2 inline __m256i dot_scaled(__m256i u, __m256i s, int scale_lo, int scale_hi) {
+  const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(static_cast<short>(scale_hi)),
+                                          _mm_set1_epi16(static_cast<short>(scale_lo)));
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scales);
+}
+
+// 16 bytes of packed nibbles as 32 bytes: the low nibbles (elements 0..15), then the high ones.
+QKV_AVX2 inline __m256i unpack_nibbles(const uint8_t* qs) {
+  const __m128i q = load16(qs);
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), bytes_of(0xF));
+}
+// The little-endian 32-bit word at p as 32 bytes: byte j is 16 where bit j is set, else 0.
+QKV_AVX2 inline __m256i fifth_bits(const uint8_t* p) {
+  uint32_t word;
+  std::memcpy(&word, p, 4);
+  // Byte j takes byte j / 8 of the word, then keeps bit j % 8 of it.
+  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(word)),
+                                             _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                                               0x0101010101010101, 0));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), bytes_of(16));
+}
+// IQ4 levels of 32 nibble indices (a table lookup per byte).
+QKV_AVX2 inline __m256i iq4_levels(const uint8_t* qs) {
+  const __m256i table = _mm256_broadcastsi128_si256(load16(reinterpret_cast<const uint8_t*>(detail::kIq4nlValues)));
+  return _mm256_shuffle_epi8(table, unpack_nibbles(qs));
+}
+
+// ---- 32-element blocks against Q8_0 / Q8_1 --------------------------------------
+
+QKV_AVX2 inline __m256i levels_q4_0(const uint8_t* b) { return _mm256_sub_epi8(unpack_nibbles(b + 2), bytes_of(8)); }
+QKV_AVX2 inline __m256i levels_q5_0(const uint8_t* b) {
+  return _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(b + 6), fifth_bits(b + 2)), bytes_of(16));
+}
+QKV_AVX2 inline __m256i levels_q8_0(const uint8_t* b) { return load32(b + 2); }
+QKV_AVX2 inline __m256i levels_iq4_nl(const uint8_t* b) { return iq4_levels(b + 2); }
+QKV_AVX2 inline __m256i levels_q4_1(const uint8_t* b) { return unpack_nibbles(b + 4); }
+QKV_AVX2 inline __m256i levels_q5_1(const uint8_t* b) { return _mm256_or_si256(unpack_nibbles(b + 8), fifth_bits(b + 4)); }
+
+// Signed levels against Q8_0.
+template <int kBytes, __m256i (*levels)(const uint8_t*)>
+QKV_AVX2 float dot_symmetric(const void* w, const void* a, int64_t n) {
+  const uint8_t *x = bytes(w), *y = bytes(a);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / QK; ++i, x += kBytes, y += kQ8_0Bytes) {
+    const __m256i sums = dot_i8_i8(levels(x), load32(y + 2));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(half(x) * half(y)), _mm256_cvtepi32_ps(sums), acc);
+  }
+  return hsum(acc);
+}
+
+// Unsigned levels plus an offset m against Q8_1 (see dot_with_min in vec_dot_ref.cpp).
+template <int kBytes, __m256i (*levels)(const uint8_t*)>
+QKV_AVX2 float dot_with_min(const void* w, const void* a, int64_t n) {
+  const uint8_t *x = bytes(w), *y = bytes(a);
+  __m256 acc = _mm256_setzero_ps();
+  float offsets = 0;
+  for (int64_t i = 0; i < n / QK; ++i, x += kBytes, y += kQ8_1Bytes) {
+    const __m256i sums = dot_u8_i8(levels(x), load32(y + 4));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(half(x) * half(y)), _mm256_cvtepi32_ps(sums), acc);
+    offsets += half(x + 2) * half(y + 2);
+  }
+  return hsum(acc) + offsets;
+}
+
+// ---- super-blocks of 256 against Q8_K --------------------------------------------
+// Each kernel sums its scaled levels in int32 lanes over the super-block and
+// converts once; offsets and mins come from the activation sums (bsums).
+
+// sum over the 16 sub-blocks of scale[s] * bsums[s], scales as 16 int16.
+QKV_AVX2 inline __m256i scaled_bsums(const uint8_t* q8k, __m256i scales16) {
+  return _mm256_madd_epi16(load32(q8k + 4 + QK_K), scales16);
+}
+
+QKV_AVX2 float dot_q2_K(const void* w, const void* a, int64_t n) {
+  const uint8_t *x = bytes(w), *y = bytes(a);
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0;
+  for (int64_t i = 0; i < n / QK_K; ++i, x += 84, y += kQ8KBytes) {
+    const uint8_t *sc = x, *q8 = y + 4;
+    __m256i isum = _mm256_setzero_si256();
+    for (int c = 0; c < 2; ++c) {
+      __m256i q = load32(x + 16 + 32 * c);
+      for (int g = 0; g < 4; ++g, q = shr<2>(q)) {
+        const int s = 8 * c + 2 * g;  // first of the group's two sub-blocks
+        isum = _mm256_add_epi32(isum, dot_scaled(_mm256_and_si256(q, bytes_of(3)), load32(q8 + 16 * s),
+                                                 sc[s] & 0xF, sc[s + 1] & 0xF));
+      }
+    }
+    const __m256i min16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(load16(sc), 4), _mm_set1_epi8(0xF)));
+    const float dy = f32(y);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * half(x + 80)), _mm256_cvtepi32_ps(isum), acc);
+    mins += dy * half(x + 82) * static_cast<float>(hsum(scaled_bsums(y, min16)));
+  }
+  return hsum(acc) - mins;
+}
+
+// Q3_K's levels go in unsigned (q + 4 * hbit, 0..7); the bias of 4 comes off
+// as 4 * scale * bsum per sub-block.
+QKV_AVX2 float dot_q3_K(const void* w, const void* a, int64_t n) {
+  const uint8_t *x = bytes(w), *y = bytes(a);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / QK_K; ++i, x += 110, y += kQ8KBytes) {
+    int8_t scales[16];
+    detail::q3_K_scales(x + 96, scales);
+    const uint8_t* q8 = y + 4;
+    __m256i hbits = load32(x), isum = _mm256_setzero_si256();
+    for (int c = 0; c < 2; ++c) {
+      __m256i q = load32(x + 32 + 32 * c);
+      for (int g = 0; g < 4; ++g, q = shr<2>(q), hbits = shr<1>(hbits)) {
+        const int s = 8 * c + 2 * g;
+        const __m256i u = _mm256_or_si256(_mm256_and_si256(q, bytes_of(3)),
+                                          _mm256_slli_epi16(_mm256_and_si256(hbits, bytes_of(1)), 2));
+        isum = _mm256_add_epi32(isum, dot_scaled(u, load32(q8 + 16 * s), scales[s], scales[s + 1]));
+      }
+    }
+    const __m256i bias = scaled_bsums(y, _mm256_cvtepi8_epi16(load16(reinterpret_cast<const uint8_t*>(scales))));
+    isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(bias, 2));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(half(x + 108) * f32(y)), _mm256_cvtepi32_ps(isum), acc);
+  }
+  return hsum(acc);
+}
+
+// Q4_K and Q5_K: per 64 elements, 32 bytes of qs (low nibbles first); Q5_K's
+// fifth bits for them are bits 2 j and 2 j + 1 of qh.
+template <bool kFifthBit>
+QKV_AVX2 float dot_q45_K(const void* w, const void* a, int64_t n) {
+  constexpr int kBytes = kFifthBit ? 176 : 144, kQs = kFifthBit ? 48 : 16;
+  const uint8_t *x = bytes(w), *y = bytes(a);
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0;
+  for (int64_t i = 0; i < n / QK_K; ++i, x += kBytes, y += kQ8KBytes) {
+    uint8_t scales[8], mn[8];
+    detail::k4_scales_mins(x + 4, scales, mn);
+    const uint8_t* q8 = y + 4;
+    __m256i hbits = kFifthBit ? load32(x + 16) : _mm256_setzero_si256(), isum = _mm256_setzero_si256();
+    for (int j = 0; j < 4; ++j, hbits = shr<2>(hbits)) {
+      const __m256i q = load32(x + kQs + 32 * j);
+      __m256i lo = _mm256_and_si256(q, bytes_of(0xF)), hi = _mm256_and_si256(shr<4>(q), bytes_of(0xF));
+      if constexpr (kFifthBit) {
+        lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(hbits, bytes_of(1)), 4));
+        hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(shr<1>(hbits), bytes_of(1)), 4));
+      }
+      const int s = 2 * j;
+      isum = _mm256_add_epi32(isum, dot_scaled(lo, load32(q8 + 64 * j), scales[s], scales[s]));
+      isum = _mm256_add_epi32(isum, dot_scaled(hi, load32(q8 + 64 * j + 32), scales[s + 1], scales[s + 1]));
+    }
+    // Each min covers two 16-element activation sums.
+    uint64_t mins8;
+    std::memcpy(&mins8, mn, 8);
+    const __m128i m = _mm_cvtsi64_si128(static_cast<long long>(mins8));
+    const __m256i min16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));
+    const float dy = f32(y);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(half(x) * dy), _mm256_cvtepi32_ps(isum), acc);
+    mins += half(x + 2) * dy * static_cast<float>(hsum(scaled_bsums(y, min16)));
+  }
+  return hsum(acc) - mins;
+}
+
+// Q6_K's levels go in unsigned (0..63); the bias of 32 comes off as
+// 32 * scale * bsum per sub-block.
+QKV_AVX2 float dot_q6_K(const void* w, const void* a, int64_t n) {
+  const uint8_t *x = bytes(w), *y = bytes(a);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / QK_K; ++i, x += 210, y += kQ8KBytes) {
+    const int8_t* scales = reinterpret_cast<const int8_t*>(x + 192);
+    const uint8_t* q8 = y + 4;
+    __m256i isum = _mm256_setzero_si256();
+    for (int c = 0; c < 2; ++c) {
+      const __m256i ql0 = load32(x + 64 * c), ql1 = load32(x + 64 * c + 32);
+      __m256i qh = load32(x + 128 + 32 * c);
+      const __m256i nibbles[4] = {_mm256_and_si256(ql0, bytes_of(0xF)), _mm256_and_si256(ql1, bytes_of(0xF)),
+                                  _mm256_and_si256(shr<4>(ql0), bytes_of(0xF)),
+                                  _mm256_and_si256(shr<4>(ql1), bytes_of(0xF))};
+      for (int g = 0; g < 4; ++g, qh = shr<2>(qh)) {
+        const __m256i u = _mm256_or_si256(nibbles[g], _mm256_slli_epi16(_mm256_and_si256(qh, bytes_of(3)), 4));
+        const int s = 8 * c + 2 * g;
+        isum = _mm256_add_epi32(isum, dot_scaled(u, load32(q8 + 16 * s), scales[s], scales[s + 1]));
+      }
+    }
+    const __m256i bias = scaled_bsums(y, _mm256_cvtepi8_epi16(load16(x + 192)));
+    isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(bias, 5));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(half(x + 208) * f32(y)), _mm256_cvtepi32_ps(isum), acc);
+  }
+  return hsum(acc);
+}
+
+// IQ4_XS: the levels are signed, so the sign moves onto the activations; the
+// 6-bit block scale rides on the madd. One float scale per super-block.
+QKV_AVX2 float dot_iq4_xs(const void* w, const void* a, int64_t n) {
+  const uint8_t *x = bytes(w), *y = bytes(a);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / QK_K; ++i, x += 136, y += kQ8KBytes) {
+    __m256i isum = _mm256_setzero_si256();
+    for (int ib = 0; ib < QK_K / QK; ++ib) {
+      const __m256i v = iq4_levels(x + 8 + 16 * ib), q8 = load32(y + 4 + QK * ib);
+      const int scale = detail::iq4_xs_scale(x, ib) - 32;
+      isum = _mm256_add_epi32(isum, dot_scaled(_mm256_sign_epi8(v, v), _mm256_sign_epi8(q8, v), scale, scale));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(half(x) * f32(y)), _mm256_cvtepi32_ps(isum), acc);
+  }
+  return hsum(acc);
+}
+
+// ---- 16- and 32-bit floats ------------------------------------------------------
+
+QKV_AVX2 inline __m256 load8_f32(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
+QKV_AVX2 inline __m256 load8_f16(const uint8_t* p) { return _mm256_cvtph_ps(load16(p)); }
+QKV_AVX2 inline __m256 load8_bf16(const uint8_t* p) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(load16(p)), 16));
+}
+inline float scalar_f32(const uint8_t* p) { return f32(p); }
+inline float scalar_bf16(const uint8_t* p) { return bf16_to_fp32(static_cast<uint16_t>(p[0] | p[1] << 8)); }
+
+// Four independent accumulators hide the FMA latency; the tail (n not a
+// multiple of 32) is summed in scalar code.
+template <int kBytes, __m256 (*load8)(const uint8_t*), float (*scalar)(const uint8_t*)>
+QKV_AVX2 float dot_float(const void* w, const void* a, int64_t n) {
+  const uint8_t *x = bytes(w), *y = bytes(a);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int k = 0; k < 4; ++k) {
+      const int64_t at = kBytes * (i + 8 * k);
+      acc[k] = _mm256_fmadd_ps(load8(x + at), load8(y + at), acc[k]);
+    }
+  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  for (; i < n; ++i) sum += scalar(x + kBytes * i) * scalar(y + kBytes * i);
+  return sum;
+}
+
+#undef QKV_AVX2
+
+bool cpu_has_avx2() {
+  // clang 14 does not know __builtin_cpu_supports("f16c"): ask CPUID directly.
+  static const bool ok = [] {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) && __builtin_cpu_supports("avx2") &&
+           __builtin_cpu_supports("fma");
+  }();
+  return ok;
+}
+
+struct Kernel {
+  TensorType type;
+  VecDotFn fn;
+};
+
+const Kernel kKernels[] = {
+    {TensorType::F32, dot_float<4, load8_f32, scalar_f32>},
+    {TensorType::F16, dot_float<2, load8_f16, detail::load_half>},
+    {TensorType::BF16, dot_float<2, load8_bf16, scalar_bf16>},
+    {TensorType::Q4_0, dot_symmetric<18, levels_q4_0>},
+    {TensorType::Q4_1, dot_with_min<20, levels_q4_1>},
+    {TensorType::Q5_0, dot_symmetric<22, levels_q5_0>},
+    {TensorType::Q5_1, dot_with_min<24, levels_q5_1>},
+    {TensorType::Q8_0, dot_symmetric<34, levels_q8_0>},
+    {TensorType::IQ4_NL, dot_symmetric<18, levels_iq4_nl>},
+    {TensorType::Q2_K, dot_q2_K},
+    {TensorType::Q3_K, dot_q3_K},
+    {TensorType::Q4_K, dot_q45_K<false>},
+    {TensorType::Q5_K, dot_q45_K<true>},
+    {TensorType::Q6_K, dot_q6_K},
+    {TensorType::IQ4_XS, dot_iq4_xs},
+};
+
+}  // namespace
+
+VecDotFn vec_dot_avx2(TensorType type) {
+  if (!cpu_has_avx2()) return nullptr;
+  for (const auto& k : kKernels)
+    if (k.type == type) return k.fn;
+  return nullptr;
+}
+
+#else  // not x86-64: the references serve
+
+VecDotFn vec_dot_avx2(TensorType) { return nullptr; }
+
+#endif
+
+}  // namespace qkv::ops
