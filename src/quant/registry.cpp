@@ -5,6 +5,7 @@
 #include "qkv/fp16.h"
 #include "qkv/parallel.h"
 #include "qkv/quant.h"
+#include "quant/fast.h"
 #include "quant/ref.h"
 
 namespace qkv::quant {
@@ -38,28 +39,32 @@ void bf16_dequantize(const void* s, float* d, int64_t n) {
 // Formats we read but do not write yet.
 #define QKV_READ_ONLY(T, t) \
   Kernels { TensorType::T, nullptr, nullptr, dequantize_row_##t##_ref, dequantize_row_##t##_ref, false }
-#define QKV_REF_ONLY(T, t, imat) \
-  Kernels { TensorType::T, quantize_row_##t##_ref, quantize_row_##t##_ref, dequantize_row_##t##_ref, dequantize_row_##t##_ref, imat }
+// A reference plus a fast path that equals it bit for bit (tests/quant/fast_test.cpp).
+#define QKV_FAST(T, t, imat)                                                                                \
+  Kernels {                                                                                                 \
+    TensorType::T, quantize_row_##t##_ref, quantize_row_##t##_fast, dequantize_row_##t##_ref,              \
+        dequantize_row_##t##_fast, imat                                                                     \
+  }
 
 const Kernels kKernels[] = {
     {TensorType::F32, f32_quantize, f32_quantize, f32_dequantize, f32_dequantize, false},
     {TensorType::F16, f16_quantize, f16_quantize, f16_dequantize, f16_dequantize, false},
     {TensorType::BF16, bf16_quantize, bf16_quantize, bf16_dequantize, bf16_dequantize, false},
-    QKV_REF_ONLY(Q4_0, q4_0, true),
-    QKV_REF_ONLY(Q4_1, q4_1, true),
-    QKV_REF_ONLY(Q5_0, q5_0, true),
-    QKV_REF_ONLY(Q5_1, q5_1, true),
-    QKV_REF_ONLY(Q8_0, q8_0, false),
-    QKV_REF_ONLY(Q2_K, q2_K, true),
-    QKV_REF_ONLY(Q3_K, q3_K, true),
-    QKV_REF_ONLY(Q4_K, q4_K, true),
-    QKV_REF_ONLY(Q5_K, q5_K, true),
-    QKV_REF_ONLY(Q6_K, q6_K, true),
-    QKV_REF_ONLY(IQ4_NL, iq4_nl, true),
-    QKV_REF_ONLY(IQ4_XS, iq4_xs, true),
-    QKV_REF_ONLY(TQ1_0, tq1_0, false),
-    QKV_REF_ONLY(TQ2_0, tq2_0, false),
-    QKV_REF_ONLY(MXFP4, mxfp4, false),
+    QKV_FAST(Q4_0, q4_0, true),
+    QKV_FAST(Q4_1, q4_1, true),
+    QKV_FAST(Q5_0, q5_0, true),
+    QKV_FAST(Q5_1, q5_1, true),
+    QKV_FAST(Q8_0, q8_0, false),
+    QKV_FAST(Q2_K, q2_K, true),
+    QKV_FAST(Q3_K, q3_K, true),
+    QKV_FAST(Q4_K, q4_K, true),
+    QKV_FAST(Q5_K, q5_K, true),
+    QKV_FAST(Q6_K, q6_K, true),
+    QKV_FAST(IQ4_NL, iq4_nl, true),
+    QKV_FAST(IQ4_XS, iq4_xs, true),
+    QKV_FAST(TQ1_0, tq1_0, false),
+    QKV_FAST(TQ2_0, tq2_0, false),
+    QKV_FAST(MXFP4, mxfp4, false),
     QKV_READ_ONLY(IQ2_XXS, iq2_xxs),
     QKV_READ_ONLY(IQ2_XS, iq2_xs),
     QKV_READ_ONLY(IQ2_S, iq2_s),
