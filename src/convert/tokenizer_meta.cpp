@@ -24,6 +24,8 @@ json read_json(const fs::path& path) {
     return json::parse(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   } catch (const json::parse_error& e) {
     throw Error(ErrorKind::Format, std::string("not valid JSON: ") + e.what(), path.string(), {}, e.byte);
+  } catch (const json::exception& e) {  // e.g. a number too large for any JSON number type
+    throw Error(ErrorKind::Format, std::string("not valid JSON: ") + e.what(), path.string());
   }
 }
 

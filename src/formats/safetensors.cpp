@@ -53,6 +53,8 @@ json parse_json(std::span<const uint8_t> text, const std::string& file) {
   } catch (const json::parse_error& e) {
     throw Error(ErrorKind::Format, "header is not valid JSON (" + std::string(e.what()) + "); " + kCorruptHint, file,
                 {}, 8 + (e.byte > 0 ? e.byte - 1 : 0));
+  } catch (const json::exception& e) {  // e.g. a number too large for any JSON number type
+    throw Error(ErrorKind::Format, "header is not valid JSON (" + std::string(e.what()) + "); " + kCorruptHint, file);
   }
 }
 
