@@ -37,7 +37,7 @@ struct Weight {
 
 struct LayerWeights {
   Weight attn_norm, attn_norm_b, wq, wk, wv, wo, bq, bk, bv, bo, q_norm, k_norm;
-  Weight wqkv, bqkv;  // fused (gpt2, phi3); split at load time into views when possible
+  Weight wqkv, bqkv;  // fused (gpt2, phi3): rows [q | k | v], read as three row ranges
   Weight ffn_norm, ffn_norm_b, w_gate, w_up, w_down, b_up, b_down;
 };
 
