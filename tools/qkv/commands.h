@@ -21,5 +21,6 @@ Runner add_convert(CLI::App& app);
 Runner add_run(CLI::App& app);
 Runner add_chat(CLI::App& app);
 Runner add_perplexity(CLI::App& app);
+Runner add_train(CLI::App& app);
 
 }  // namespace qkv::cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
       {"run", add_run},
       {"chat", add_chat},
       {"perplexity", add_perplexity},
+      {"train", add_train},
   };
   std::map<CLI::App*, Runner> runners;
   for (const auto& c : commands) {

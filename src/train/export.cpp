@@ -1,0 +1,88 @@
+// A trained model as a GGUF "llama" (the keys src/model/model.cpp reads,
+// F32 tensors under their GGUF names), and the way back: a GGUF llama's
+// shape and weights into a Transformer (checkpoints; later, fine-tuning).
+#include <cstring>
+
+#include "qkv/error.h"
+#include "qkv/model.h"
+#include "qkv/quant.h"
+#include "qkv/train.h"
+#include "train/layout.h"
+
+namespace qkv::train {
+
+gguf::Metadata model_metadata(const Shape& s, const Vocab& vocab, const std::string& name) {
+  using gguf::Value;
+  gguf::Metadata md;
+  md.set("general.architecture", Value::string("llama"));
+  md.set("general.name", Value::string(name));
+  md.set("general.file_type", Value::u32(0));  // all F32
+  md.set("llama.vocab_size", Value::u32(uint32_t(s.vocab)));
+  md.set("llama.context_length", Value::u32(uint32_t(s.ctx)));
+  md.set("llama.embedding_length", Value::u32(uint32_t(s.dim)));
+  md.set("llama.block_count", Value::u32(uint32_t(s.layers)));
+  md.set("llama.feed_forward_length", Value::u32(uint32_t(s.ffn)));
+  md.set("llama.attention.head_count", Value::u32(uint32_t(s.heads)));
+  md.set("llama.attention.head_count_kv", Value::u32(uint32_t(s.kv_heads)));
+  md.set("llama.rope.dimension_count", Value::u32(uint32_t(s.head_dim())));
+  md.set("llama.rope.freq_base", Value::f32(s.rope_base));
+  md.set("llama.attention.layer_norm_rms_epsilon", Value::f32(s.norm_eps));
+  for (const auto& [key, value] : vocab.metadata().entries()) md.set(key, value);
+  return md;
+}
+
+void export_gguf(const std::string& path, const Transformer& model, const Vocab& vocab, const std::string& name) {
+  if (vocab.n_vocab() != model.shape().vocab)
+    throw Error(ErrorKind::Usage, "the vocabulary has " + std::to_string(vocab.n_vocab()) + " tokens, the model " +
+                                      std::to_string(model.shape().vocab));
+  std::vector<gguf::TensorInfo> infos;
+  for (const auto& t : model.tensors()) infos.push_back({t.name, gguf_shape(t), TensorType::F32, 0});
+  gguf::Writer w(path, model_metadata(model.shape(), vocab, name), infos);
+  for (const auto& t : model.tensors()) {
+    const float* p = model.params().data() + t.offset;
+    w.write_tensor({reinterpret_cast<const uint8_t*>(p), size_t(t.size()) * sizeof(float)});
+  }
+  w.finish();
+}
+
+Shape shape_of(const gguf::File& f) {
+  const ModelConfig c = ModelConfig::from_gguf(f);
+  if (c.arch != "llama")
+    throw Error(ErrorKind::Unsupported, "the trainer builds llama models, not '" + c.arch + "'", f.path());
+  if (c.head_dim * c.n_head != c.n_embd || c.n_rot != c.head_dim || c.rope_scale != 1.0f ||
+      f.find_tensor("rope_freqs.weight"))
+    throw Error(ErrorKind::Unsupported,
+                "the trainer's llama rotates whole heads of dim / heads values without RoPE scaling", f.path());
+  const gguf::TensorInfo* embd = f.find_tensor("token_embd.weight");
+  if (!embd || embd->shape.size() != 2)
+    throw Error(ErrorKind::Format, "the model has no 2-D tensor 'token_embd.weight'", f.path());
+  Shape s;
+  s.vocab = int32_t(embd->shape[1]);
+  s.dim = int32_t(c.n_embd), s.layers = int32_t(c.n_layer), s.heads = int32_t(c.n_head);
+  s.kv_heads = int32_t(c.n_head_kv), s.ffn = int32_t(c.n_ff), s.ctx = int32_t(c.n_ctx_train);
+  s.norm_eps = c.norm_eps, s.rope_base = c.rope_base;
+  s.tied = f.find_tensor("output.weight") == nullptr;
+  s.validate();
+  return s;
+}
+
+void read_params(const gguf::File& f, Transformer& model) {
+  for (const auto& t : model.tensors()) {
+    const gguf::TensorInfo* info = f.find_tensor(t.name);
+    if (!info) throw Error(ErrorKind::Format, "the model has no tensor '" + t.name + "'", f.path());
+    if (info->shape != gguf_shape(t))
+      throw Error(ErrorKind::Format, "shape differs from the one the model's hyperparameters imply", f.path(), t.name);
+    const auto bytes = f.tensor_data(static_cast<size_t>(info - f.tensors().data()));
+    float* dst = model.params().data() + t.offset;
+    if (info->type == TensorType::F32) {
+      std::memcpy(dst, bytes.data(), bytes.size());
+    } else {
+      if (!quant::can_dequantize(info->type))
+        throw Error(ErrorKind::Unsupported, "cannot read tensors of type " + std::string(type_name(info->type)),
+                    f.path(), t.name);
+      quant::dequantize(info->type, bytes.data(), dst, t.rows, t.cols, model.threads());
+    }
+  }
+}
+
+}  // namespace qkv::train
