@@ -2,6 +2,7 @@
 # Runs the benchmarks that need no arguments and prints their tables.
 #   quantize / dequantize throughput per type (ratios vs the scalar reference)
 #   inference speed at F16, Q8_0, Q4_0 and Q4_K_M (ratios vs F16)
+#   peak memory of converting a 1.2 GB model to Q4_K_M (vs the model size)
 set -euo pipefail
 BUILD=${1:-build}
 SHARED=${QKV_SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
@@ -26,3 +27,7 @@ awk '
     for (i = 1; i <= NR; i++)
       printf "%-26s %10.1f %10.1f %10.1f %10.1f %7.2fx %7.2fx %9.1f %9.1f\n", name[i], pp1[i], tg1[i], ppn[i], tgn[i], ppn[i] / f16ppn, tgn[i] / f16tgn, rss[i], file[i]
   }' "$TMP/rows"
+
+echo
+echo "== convert memory (scripts/bench-convert-rss.sh)"
+"$(dirname "$0")/bench-convert-rss.sh" "$BUILD"

@@ -13,6 +13,7 @@
 #include "convert/transform.h"
 #include "qkv/detect.h"
 #include "qkv/error.h"
+#include "qkv/file.h"
 #include "qkv/progress.h"
 #include "qkv/quant.h"
 
@@ -21,6 +22,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using convert::Transform;
+
+// Float32 elements converted at a time for tensors that need no transform (16 MiB).
+constexpr uint64_t kSlabFloats = uint64_t{4} << 20;
 
 struct Item {
   std::string name;                        // GGUF name
@@ -141,18 +145,43 @@ ConvertReport convert_to_gguf(const std::string& src, const std::string& out, co
   }
   gguf::Writer writer(out, md, out_infos);
   Progress progress("convert " + rep.file_type, total_in);
+  std::vector<float> slab;
   std::vector<uint8_t> buffer;
   for (size_t i = 0; i < planned.size(); ++i) {
     const Item& it = items[planned[i].input_index];
-    if (opts.progress) progress.set_note(it.name);
-    const std::vector<float> f = load(it, h);
     const auto& info = out_infos[i];
-    const int64_t n_per_row = static_cast<int64_t>(info.shape[0]);
-    buffer.resize(info.nbytes());
-    quant::quantize(info.type, f.data(), buffer.data(), static_cast<int64_t>(f.size()) / n_per_row, n_per_row, nullptr,
-                    opts.threads);
-    writer.write_tensor(buffer);
-    if (opts.progress) progress.add(f.size() * 4);
+    if (opts.progress) progress.set_note(it.name);
+    const uint64_t n_per_row = info.shape[0], rows = info.n_elements() / n_per_row;
+    const auto quantize_rows = [&](const float* f, uint64_t n_rows) {
+      buffer.resize(n_rows * row_bytes(info.type, n_per_row));
+      quant::quantize(info.type, f, buffer.data(), static_cast<int64_t>(n_rows), static_cast<int64_t>(n_per_row),
+                      nullptr, opts.threads);
+      writer.append(buffer);
+      if (opts.progress) progress.add(n_rows * n_per_row * 4);
+    };
+    writer.begin_tensor();
+    if (it.transform != Transform::None || !it.src) {
+      // Row permutations and transposes need the whole tensor (attention-sized at most).
+      const std::vector<float> f = load(it, h);
+      quantize_rows(f.data(), rows);
+    } else {
+      // Slabs of whole rows: the largest tensors (embeddings) never exist in
+      // float32 at once, so memory stays bounded by the slab size.
+      const uint64_t slab_rows = std::max<uint64_t>(1, kSlabFloats / n_per_row);
+      const uint64_t row_src = n_per_row * dtype_size(it.src->dtype);
+      for (uint64_t r = 0; r < rows; r += slab_rows) {
+        const uint64_t n = std::min(slab_rows, rows - r);
+        CheckpointTensor part = *it.src;
+        part.shape = {n, n_per_row};
+        part.data = it.src->data.subspan(r * row_src, n * row_src);
+        slab.resize(n * n_per_row);
+        to_f32(part, slab);
+        release_mapped_pages(part.data);
+        quantize_rows(slab.data(), n);
+      }
+    }
+    writer.end_tensor();
+    if (it.src) release_mapped_pages(it.src->data);  // keeps RSS at a few slabs, not the model
   }
   writer.finish();
   progress.finish();

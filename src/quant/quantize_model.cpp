@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "qkv/error.h"
+#include "qkv/file.h"
 #include "qkv/gguf.h"
 #include "qkv/imatrix.h"
 #include "qkv/progress.h"
@@ -113,6 +114,7 @@ QuantizeReport quantize_model(const std::string& in, const std::string& out, con
                  w ? w->data() + m * n_per_row : nullptr, opts.threads);
       writer.write_tensor(buffer);  // checks the exact size for type and shape
     }
+    release_mapped_pages(data);  // streaming: RSS stays at a few tensors
     if (opts.progress) progress.add(t.nbytes());
   }
   writer.finish();
