@@ -30,4 +30,14 @@ struct ConvertReport {
 // beside it. The format is decided from the bytes. Writes out atomically.
 ConvertReport convert_to_gguf(const std::string& src, const std::string& out, const ConvertOptions& opts);
 
+// Weights for PyTorch / transformers. out: "X.safetensors" (the weights
+// alone) or a folder (model.safetensors, config.json, generation_config.json
+// and the tokenizer files). src: a GGUF (dequantized; tensors renamed and
+// un-permuted back to the HF layout, config and tokenizer rebuilt from the
+// metadata), or a HF folder / torch checkpoint (re-saved as safetensors, its
+// config and tokenizer files copied). opts.type: F32, F16 or BF16.
+ConvertReport convert_to_hf(const std::string& src, const std::string& out, const ConvertOptions& opts);
+// Whether `out` names a Hugging Face output: ends in ".safetensors" or "/", or is a folder.
+bool writes_hf(const std::string& out);
+
 }  // namespace qkv

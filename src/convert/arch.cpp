@@ -124,4 +124,21 @@ std::optional<Mapped> map_tensor_name(const ArchSpec& a, const std::string& hf_n
   return std::nullopt;
 }
 
+std::optional<Mapped> map_gguf_name(const ArchSpec& a, const std::string& gguf_name) {
+  for (const auto& r : a.rules) {
+    const long bid = match(r.gguf, gguf_name);
+    if (bid == -2) continue;
+    std::string out(r.hf);
+    if (bid >= 0) out.replace(out.find("{bid}"), 5, std::to_string(bid));
+    return Mapped{out, r.transform};
+  }
+  return std::nullopt;
+}
+
+const ArchSpec* find_arch_for_gguf(std::string_view gguf_arch) {
+  for (const auto& s : specs())
+    if (s.gguf_arch == gguf_arch) return &s;
+  return nullptr;
+}
+
 }  // namespace qkv::convert

@@ -44,4 +44,12 @@ struct Mapped {
 };
 std::optional<Mapped> map_tensor_name(const ArchSpec& a, const std::string& hf_name, bool* skipped);
 
+// The way back, for GGUF -> Hugging Face: the HF name of a GGUF tensor and
+// the transform that was applied on the way in (undo it with
+// undo_transform); nullopt when no rule produces that name.
+std::optional<Mapped> map_gguf_name(const ArchSpec& a, const std::string& gguf_name);
+// The HF architecture written for a GGUF general.architecture (the first
+// table entry that produces it: "llama" -> LlamaForCausalLM); nullptr if none.
+const ArchSpec* find_arch_for_gguf(std::string_view gguf_arch);
+
 }  // namespace qkv::convert

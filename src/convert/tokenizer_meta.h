@@ -153,6 +153,10 @@ void add_special_vocab(const Folder& f, const std::vector<std::string>& merges, 
 std::string pre_from_tokenizer_json(const Folder& f);
 // tokenizer.ggml.pre for vocab.json + merges.txt, from tokenizer_config.json's tokenizer_class.
 std::string pre_from_tokenizer_class(const Folder& f);
+// The way back: tokenizer.json's pre_tokenizer for a llama.cpp pre name
+// (gpt-2, llama-bpe, smaug-bpe, qwen2, bloom), null for one we cannot
+// describe; *ignore_merges is set as that tokenizer.json's model asks.
+nlohmann::json pre_tokenizer_json(std::string_view pre, bool* ignore_merges);
 
 }  // namespace tokmeta
 }  // namespace qkv::convert

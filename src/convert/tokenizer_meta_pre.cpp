@@ -99,4 +99,21 @@ std::string pre_from_tokenizer_class(const Folder& f) {
               f.path("tokenizer_config.json"));
 }
 
+json pre_tokenizer_json(std::string_view pre, bool* ignore_merges) {
+  *ignore_merges = pre == "llama-bpe";
+  if (pre == "gpt-2")
+    return {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
+  const std::string_view regex = pre == "llama-bpe" || pre == "smaug-bpe" ? kLlama3
+                                 : pre == "qwen2"                         ? kQwen2
+                                 : pre == "bloom"                         ? kBloom
+                                                                          : std::string_view();
+  if (regex.empty()) return nullptr;
+  const json split = {{"type", "Split"},
+                      {"pattern", {{"Regex", std::string(regex)}}},
+                      {"behavior", "Isolated"},
+                      {"invert", false}};
+  const json bytes = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}};
+  return {{"type", "Sequence"}, {"pretokenizers", json::array({split, bytes})}};
+}
+
 }  // namespace qkv::convert::tokmeta

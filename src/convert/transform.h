@@ -14,4 +14,8 @@ namespace qkv::convert {
 // adjacent-pair RoPE); Transpose swaps rows and columns (GPT-2's Conv1D).
 void apply_transform(Transform t, std::vector<float>& data, uint64_t rows, uint64_t cols, uint32_t heads);
 
+// The inverse of apply_transform, for GGUF -> Hugging Face: rows and cols
+// describe `data` as it is now (GGUF's order: rows = ne[1], cols = ne[0]).
+void undo_transform(Transform t, std::vector<float>& data, uint64_t rows, uint64_t cols, uint32_t heads);
+
 }  // namespace qkv::convert
