@@ -64,6 +64,17 @@ std::vector<VecDotVariant> vec_dot_variants(TensorType type);
 // a CPU without AVX2 + FMA + F16C.
 VecDotFn vec_dot_avx2(TensorType type);
 
+// One weight row against several tokens' activations at once: out[t] =
+// dot(w, a + t * stride) for t < n_tokens (1..kMaxDotTokens). Each weight
+// block is unpacked once for all of them, which is what makes a batch or a
+// prompt cheaper per token than generation; every out[t] has exactly the bits
+// vec_dot_kernel(type) gives for that row alone.
+inline constexpr int kMaxDotTokens = 4;
+using VecDotRowsFn = void (*)(const void* w, const void* a, size_t stride, int n_tokens, int64_t n, float* out);
+// nullptr for a type without such a kernel on this CPU (the caller loops over
+// tokens with vec_dot_kernel instead).
+VecDotRowsFn vec_dot_rows_avx2(TensorType type);
+
 // Block fields that the reference and the SIMD kernels both decode.
 namespace detail {
 

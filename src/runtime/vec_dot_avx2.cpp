@@ -197,19 +197,27 @@ QKV_AVX2 float dot_q3_K(const void* w, const void* a, int64_t n) {
   return hsum(acc);
 }
 
+// The K-quant kernels below take kTokens activation rows at once (a[t] =
+// a + t * stride): each weight block is unpacked once and dotted with every
+// row. Per row the arithmetic is exactly that of kTokens = 1, so a batch gives
+// the same bits as its tokens one by one.
+
 // Q4_K and Q5_K: per 64 elements, 32 bytes of qs (low nibbles first); Q5_K's
 // fifth bits for them are bits 2 j and 2 j + 1 of qh.
-template <bool kFifthBit>
-QKV_AVX2 float dot_q45_K(const void* w, const void* a, int64_t n) {
+template <bool kFifthBit, int kTokens>
+QKV_AVX2 void dot_q45_K_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
   constexpr int kBytes = kFifthBit ? 176 : 144, kQs = kFifthBit ? 48 : 16;
-  const uint8_t *x = bytes(w), *y = bytes(a);
-  __m256 acc = _mm256_setzero_ps();
-  float mins = 0;
-  for (int64_t i = 0; i < n / QK_K; ++i, x += kBytes, y += kQ8KBytes) {
+  const uint8_t* x = bytes(w);
+  __m256 acc[kTokens];
+  float mins[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps(), mins[t] = 0;
+  for (int64_t i = 0; i < n / QK_K; ++i, x += kBytes) {
     uint8_t scales[8], mn[8];
     detail::k4_scales_mins(x + 4, scales, mn);
-    const uint8_t* q8 = y + 4;
-    __m256i hbits = kFifthBit ? load32(x + 16) : _mm256_setzero_si256(), isum = _mm256_setzero_si256();
+    const uint8_t* y[kTokens];
+    __m256i isum[kTokens];
+    for (int t = 0; t < kTokens; ++t) y[t] = bytes(a) + t * stride + i * kQ8KBytes, isum[t] = _mm256_setzero_si256();
+    __m256i hbits = kFifthBit ? load32(x + 16) : _mm256_setzero_si256();
     for (int j = 0; j < 4; ++j, hbits = shr<2>(hbits)) {
       const __m256i q = load32(x + kQs + 32 * j);
       __m256i lo = _mm256_and_si256(q, bytes_of(0xF)), hi = _mm256_and_si256(shr<4>(q), bytes_of(0xF));
@@ -218,30 +226,38 @@ QKV_AVX2 float dot_q45_K(const void* w, const void* a, int64_t n) {
         hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(shr<1>(hbits), bytes_of(1)), 4));
       }
       const int s = 2 * j;
-      isum = _mm256_add_epi32(isum, dot_scaled(lo, load32(q8 + 64 * j), scales[s], scales[s]));
-      isum = _mm256_add_epi32(isum, dot_scaled(hi, load32(q8 + 64 * j + 32), scales[s + 1], scales[s + 1]));
+      for (int t = 0; t < kTokens; ++t) {
+        const uint8_t* q8 = y[t] + 4;
+        isum[t] = _mm256_add_epi32(isum[t], dot_scaled(lo, load32(q8 + 64 * j), scales[s], scales[s]));
+        isum[t] = _mm256_add_epi32(isum[t], dot_scaled(hi, load32(q8 + 64 * j + 32), scales[s + 1], scales[s + 1]));
+      }
     }
     // Each min covers two 16-element activation sums.
     uint64_t mins8;
     std::memcpy(&mins8, mn, 8);
     const __m128i m = _mm_cvtsi64_si128(static_cast<long long>(mins8));
     const __m256i min16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));
-    const float dy = f32(y);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(half(x) * dy), _mm256_cvtepi32_ps(isum), acc);
-    mins += half(x + 2) * dy * static_cast<float>(hsum(scaled_bsums(y, min16)));
+    for (int t = 0; t < kTokens; ++t) {
+      const float dy = f32(y[t]);
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(half(x) * dy), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+      mins[t] += half(x + 2) * dy * static_cast<float>(hsum(scaled_bsums(y[t], min16)));
+    }
   }
-  return hsum(acc) - mins;
+  for (int t = 0; t < kTokens; ++t) out[t] = hsum(acc[t]) - mins[t];
 }
 
 // Q6_K's levels go in unsigned (0..63); the bias of 32 comes off as
 // 32 * scale * bsum per sub-block.
-QKV_AVX2 float dot_q6_K(const void* w, const void* a, int64_t n) {
-  const uint8_t *x = bytes(w), *y = bytes(a);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / QK_K; ++i, x += 210, y += kQ8KBytes) {
+template <int kTokens>
+QKV_AVX2 void dot_q6_K_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
+  const uint8_t* x = bytes(w);
+  __m256 acc[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / QK_K; ++i, x += 210) {
     const int8_t* scales = reinterpret_cast<const int8_t*>(x + 192);
-    const uint8_t* q8 = y + 4;
-    __m256i isum = _mm256_setzero_si256();
+    const uint8_t* y[kTokens];
+    __m256i isum[kTokens];
+    for (int t = 0; t < kTokens; ++t) y[t] = bytes(a) + t * stride + i * kQ8KBytes, isum[t] = _mm256_setzero_si256();
     for (int c = 0; c < 2; ++c) {
       const __m256i ql0 = load32(x + 64 * c), ql1 = load32(x + 64 * c + 32);
       __m256i qh = load32(x + 128 + 32 * c);
@@ -251,15 +267,42 @@ QKV_AVX2 float dot_q6_K(const void* w, const void* a, int64_t n) {
       for (int g = 0; g < 4; ++g, qh = shr<2>(qh)) {
         const __m256i u = _mm256_or_si256(nibbles[g], _mm256_slli_epi16(_mm256_and_si256(qh, bytes_of(3)), 4));
         const int s = 8 * c + 2 * g;
-        isum = _mm256_add_epi32(isum, dot_scaled(u, load32(q8 + 16 * s), scales[s], scales[s + 1]));
+        for (int t = 0; t < kTokens; ++t)
+          isum[t] = _mm256_add_epi32(isum[t], dot_scaled(u, load32(y[t] + 4 + 16 * s), scales[s], scales[s + 1]));
       }
     }
-    const __m256i bias = scaled_bsums(y, _mm256_cvtepi8_epi16(load16(x + 192)));
-    isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(bias, 5));
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(half(x + 208) * f32(y)), _mm256_cvtepi32_ps(isum), acc);
+    const __m256i scales16 = _mm256_cvtepi8_epi16(load16(x + 192));
+    for (int t = 0; t < kTokens; ++t) {
+      const __m256i bias = scaled_bsums(y[t], scales16);
+      isum[t] = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(bias, 5));
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(half(x + 208) * f32(y[t])), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+    }
   }
-  return hsum(acc);
+  for (int t = 0; t < kTokens; ++t) out[t] = hsum(acc[t]);
 }
+
+// One row: the kTokens = 1 instance, so single and batched results agree.
+template <void (*kMulti)(const void*, const void*, size_t, int64_t, float*)>
+QKV_AVX2 float dot_one(const void* w, const void* a, int64_t n) {
+  float out;
+  kMulti(w, a, 0, n, &out);
+  return out;
+}
+
+// 1 to kMaxDotTokens rows, by a switch over the compile-time instances.
+template <template <int> class K>
+QKV_AVX2 void dot_rows(const void* w, const void* a, size_t stride, int n_tokens, int64_t n, float* out) {
+  switch (n_tokens) {
+    case 1: return K<1>::run(w, a, stride, n, out);
+    case 2: return K<2>::run(w, a, stride, n, out);
+    case 3: return K<3>::run(w, a, stride, n, out);
+    default: return K<4>::run(w, a, stride, n, out);
+  }
+}
+template <int kT> struct Q4K { static constexpr auto run = dot_q45_K_n<false, kT>; };
+template <int kT> struct Q5K { static constexpr auto run = dot_q45_K_n<true, kT>; };
+template <int kT> struct Q6K { static constexpr auto run = dot_q6_K_n<kT>; };
+static_assert(kMaxDotTokens == 4, "dot_rows instantiates 1..4 tokens");
 
 // IQ4_XS: the levels are signed, so the sign moves onto the activations; the
 // 6-bit block scale rides on the madd. One float scale per super-block.
@@ -334,9 +377,9 @@ const Kernel kKernels[] = {
     {TensorType::IQ4_NL, dot_symmetric<18, levels_iq4_nl>},
     {TensorType::Q2_K, dot_q2_K},
     {TensorType::Q3_K, dot_q3_K},
-    {TensorType::Q4_K, dot_q45_K<false>},
-    {TensorType::Q5_K, dot_q45_K<true>},
-    {TensorType::Q6_K, dot_q6_K},
+    {TensorType::Q4_K, dot_one<dot_q45_K_n<false, 1>>},
+    {TensorType::Q5_K, dot_one<dot_q45_K_n<true, 1>>},
+    {TensorType::Q6_K, dot_one<dot_q6_K_n<1>>},
     {TensorType::IQ4_XS, dot_iq4_xs},
 };
 
@@ -349,9 +392,20 @@ VecDotFn vec_dot_avx2(TensorType type) {
   return nullptr;
 }
 
+VecDotRowsFn vec_dot_rows_avx2(TensorType type) {
+  if (!cpu_has_avx2()) return nullptr;
+  switch (type) {
+    case TensorType::Q4_K: return dot_rows<Q4K>;
+    case TensorType::Q5_K: return dot_rows<Q5K>;
+    case TensorType::Q6_K: return dot_rows<Q6K>;
+    default: return nullptr;
+  }
+}
+
 #else  // not x86-64: the references serve
 
 VecDotFn vec_dot_avx2(TensorType) { return nullptr; }
+VecDotRowsFn vec_dot_rows_avx2(TensorType) { return nullptr; }
 
 #endif
 

@@ -291,12 +291,35 @@ TEST(QuantizeActivations, Q8_KMapsTheLargestMagnitudeToMinus127) {
   }
 }
 
+// The multi-token kernels give each token exactly what the one-token kernel gives.
+TEST(VecDotRows, EachTokenEqualsItsOwnDot) {
+  std::mt19937 rng(7);
+  for (TensorType t : {TT::Q4_K, TT::Q5_K, TT::Q6_K}) {
+    const VecDotRowsFn rows_fn = vec_dot_rows_avx2(t);
+    if (!rows_fn) GTEST_SKIP() << "this CPU has no AVX2";
+    const int64_t n = 1024;
+    const auto w = random_row(t, n, rng);
+    const size_t ab = activation_row_bytes(act_type_for(t), n);
+    std::vector<uint8_t> acts;
+    for (int k = 0; k < kMaxDotTokens; ++k) {
+      const auto a = quantized(act_type_for(t), random_activations(n, rng));
+      acts.insert(acts.end(), a.begin(), a.end());
+    }
+    for (int nt = 1; nt <= kMaxDotTokens; ++nt) {
+      float out[kMaxDotTokens];
+      rows_fn(w.data(), acts.data(), ab, nt, n, out);
+      for (int k = 0; k < nt; ++k)
+        ASSERT_EQ(out[k], vec_dot(t, w.data(), acts.data() + k * ab, n)) << type_name(t) << " " << nt << " tokens, #" << k;
+    }
+  }
+}
+
 // matmul uses the kernels: each output equals vec_dot of its weight row and
 // the token's quantized activations, bit for bit, for any thread count.
 TEST(MatmulQuantized, EqualsVecDotPerRow) {
   std::mt19937 rng(99);
-  for (TensorType t : {TT::Q4_0, TT::Q8_0, TT::Q4_1, TT::Q6_K, TT::Q4_K, TT::IQ4_XS, TT::F16}) {
-    const int64_t rows = 37, cols = 512, T = 3;
+  for (TensorType t : {TT::Q4_0, TT::Q8_0, TT::Q4_1, TT::Q6_K, TT::Q4_K, TT::Q5_K, TT::IQ4_XS, TT::F16}) {
+    const int64_t rows = 37, cols = 512, T = 7;  // the multi-token kernels take 4 tokens, then 3
     std::vector<uint8_t> data;
     for (int64_t r = 0; r < rows; ++r) {
       const auto row = random_row(t, cols, rng);
