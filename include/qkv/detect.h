@@ -15,6 +15,7 @@ enum class FileFormat {
   TorchZip,     // ZIP ("PK\3\4") holding <name>/data.pkl: torch.save since torch 1.6
   TorchLegacy,  // pickle protocol 2+ whose first value is torch.save's magic number
   HFDirectory,  // a folder with config.json (a Hugging Face model)
+  Qkv,          // a .qkv container ("\x89QKV\r\n\x1a\n" magic, docs/qkv-format.md)
 };
 
 std::string_view format_name(FileFormat f);

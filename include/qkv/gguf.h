@@ -105,6 +105,9 @@ class File {
   // Parses bytes owned by the caller (they must outlive the File); `name`
   // is used in error messages. Used by the fuzzer and by tests.
   static File parse(std::span<const uint8_t> bytes, const std::string& name, ReadOptions opts = {});
+  // Parses bytes that `owner` keeps alive as long as the File (a decompressed .qkv).
+  static File parse_owned(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes, const std::string& name,
+                          ReadOptions opts = {});
 
   const std::string& path() const { return name_; }
   uint32_t version() const { return version_; }
@@ -120,7 +123,7 @@ class File {
 
  private:
   File() = default;
-  std::shared_ptr<MappedFile> map_;
+  std::shared_ptr<const void> owner_;  // keeps bytes_ alive: the map, or an owned buffer
   std::span<const uint8_t> bytes_;
   std::string name_;
   uint32_t version_ = 3;

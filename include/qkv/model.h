@@ -43,7 +43,8 @@ struct LayerWeights {
 
 class Model {
  public:
-  // Loads a GGUF model (mmap'd); throws for an unknown architecture or a missing tensor.
+  // Loads a GGUF model (mmap'd), or a .qkv holding one (decompressed into memory);
+  // throws for an unknown architecture or a missing tensor.
   static std::shared_ptr<const Model> load(const std::string& path);
 
   const ModelConfig& config() const { return config_; }

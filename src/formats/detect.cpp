@@ -10,6 +10,7 @@
 #include "formats/zip_reader.h"
 #include "qkv/error.h"
 #include "qkv/file.h"
+#include "qkv/qkv_file.h"
 #include "qkv/safetensors.h"
 
 namespace qkv {
@@ -54,12 +55,14 @@ std::string_view format_name(FileFormat f) {
     case FileFormat::TorchZip: return "PyTorch checkpoint (ZIP)";
     case FileFormat::TorchLegacy: return "PyTorch checkpoint (legacy)";
     case FileFormat::HFDirectory: return "Hugging Face model folder";
+    case FileFormat::Qkv: return ".qkv container";
   }
   return "unknown";
 }
 
 FileFormat detect_format(std::span<const uint8_t> b, const std::string& name) {
   if (b.size() >= 4 && std::memcmp(b.data(), "GGUF", 4) == 0) return FileFormat::GGUF;
+  if (qkvfile::is_qkv(b)) return FileFormat::Qkv;
   if (zip::looks_like_zip(b)) {
     const auto archive = zip::Archive::parse(b, name);
     if (!archive.find_in_folders("data.pkl").empty()) return FileFormat::TorchZip;

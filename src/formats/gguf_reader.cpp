@@ -121,7 +121,14 @@ uint64_t alignment_of(const Metadata& md) {
 File File::open(const std::string& path, ReadOptions opts) {
   auto map = std::make_shared<MappedFile>(path);
   File f = parse(map->bytes(), path, opts);
-  f.map_ = std::move(map);
+  f.owner_ = std::move(map);
+  return f;
+}
+
+File File::parse_owned(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes, const std::string& name,
+                       ReadOptions opts) {
+  File f = parse(bytes, name, opts);
+  f.owner_ = std::move(owner);
   return f;
 }
 

@@ -3,6 +3,7 @@
 #include "qkv/model.h"
 
 #include "qkv/error.h"
+#include "qkv/qkv_file.h"
 
 namespace qkv {
 namespace {
@@ -25,6 +26,12 @@ uint32_t get_u32(const gguf::Metadata& md, const std::string& key, uint32_t def,
 float get_f32(const gguf::Metadata& md, const std::string& key, float def) {
   const gguf::Value* v = md.find(key);
   return v ? static_cast<float>(v->as_f64()) : def;
+}
+
+// A .qkv holding a GGUF is decompressed into memory, tensor by tensor in parallel.
+gguf::File open_model_file(const std::string& path) {
+  if (qkvfile::is_qkv(MappedFile(path).bytes())) return qkvfile::load_gguf(path);
+  return gguf::File::open(path);
 }
 
 }  // namespace
@@ -63,7 +70,7 @@ ModelConfig ModelConfig::from_gguf(const gguf::File& f) {
 }
 
 std::shared_ptr<const Model> Model::load(const std::string& path) {
-  auto m = std::shared_ptr<Model>(new Model(gguf::File::open(path)));
+  auto m = std::shared_ptr<Model>(new Model(open_model_file(path)));
   m->config_ = ModelConfig::from_gguf(m->file_);
   const ModelConfig& c = m->config_;
   const gguf::File& f = m->file_;

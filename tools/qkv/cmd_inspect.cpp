@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "qkv/gguf.h"
+#include "qkv/qkv_file.h"
 
 namespace qkv::cli {
 namespace {
@@ -39,7 +40,69 @@ std::string human_bytes(uint64_t b) {
   return buf;
 }
 
+// A .qkv: per file, each stream's codec choices, ratio, and every codec's trial size.
+int run_qkv(const std::string& path, bool json) {
+  const auto r = qkvfile::Reader::open(path);
+  nlohmann::json j = {{"file", path},
+                      {"format", "qkv"},
+                      {"source", qkvfile::source_kind_name(r.source())},
+                      {"file_size", r.bytes().size()},
+                      {"files", nlohmann::json::array()}};
+  if (!json)
+    std::printf("%s: .qkv of a %s, %zu file(s), %s\n", path.c_str(),
+                std::string(qkvfile::source_kind_name(r.source())).c_str(), r.entries().size(),
+                human_bytes(r.bytes().size()).c_str());
+  for (const auto& e : r.entries()) {
+    nlohmann::json streams = nlohmann::json::array();
+    uint64_t payload = 0;
+    if (!json)
+      std::printf("\n%s (%s)\n  %-36s %-6s %10s %8s  %-22s %s\n", e.path.c_str(), human_bytes(e.size).c_str(), "stream",
+                  "type", "bytes", "ratio", "chunks by codec", "trials raw/dict256/planes/fields");
+    for (const auto& rep : qkvfile::inspect(r, e)) {
+      const auto& s = *rep.stream;
+      payload += rep.payload;
+      std::string codecs, trials;
+      nlohmann::json jt = nlohmann::json::object(), jc = nlohmann::json::object();
+      for (const auto c : codec::kAllCodecs) {
+        const size_t i = static_cast<size_t>(c);
+        const std::string name(codec::codec_name(c));
+        if (rep.codec_chunks[i])
+          codecs += (codecs.empty() ? "" : " ") + name + ":" + std::to_string(rep.codec_chunks[i]);
+        if (rep.codec_chunks[i]) jc[name] = rep.codec_chunks[i];
+        char t[24];
+        if (rep.trials[i] && s.size)
+          std::snprintf(t, sizeof t, "%.1f%%", 100.0 * *rep.trials[i] / s.size);
+        else
+          std::snprintf(t, sizeof t, "-");
+        trials += (trials.empty() ? "" : " ") + std::string(t);
+        jt[name] = rep.trials[i] ? nlohmann::json(*rep.trials[i]) : nlohmann::json(nullptr);
+      }
+      const double ratio = s.size ? 100.0 * rep.payload / s.size : 100.0;
+      const std::string type = s.type ? std::string(type_name(*s.type)) : "bytes";
+      if (json)
+        streams.push_back({{"name", s.name},
+                           {"type", type},
+                           {"bytes", s.size},
+                           {"compressed", rep.payload},
+                           {"chunks", s.chunks.size()},
+                           {"codecs", jc},
+                           {"trials", jt}});
+      else
+        std::printf("  %-36s %-6s %10llu %7.1f%%  %-22s %s\n", s.name.c_str(), type.c_str(),
+                    static_cast<unsigned long long>(s.size), ratio, codecs.c_str(), trials.c_str());
+    }
+    if (json)
+      j["files"].push_back({{"path", e.path}, {"bytes", e.size}, {"compressed", payload}, {"streams", streams}});
+    else
+      std::printf("  total: %s -> %s of payload (%.2f%%)\n", human_bytes(e.size).c_str(), human_bytes(payload).c_str(),
+                  e.size ? 100.0 * payload / e.size : 100.0);
+  }
+  if (json) std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  return 0;
+}
+
 int run(const std::string& path, bool json, bool full) {
+  if (qkvfile::is_qkv(MappedFile(path).bytes())) return run_qkv(path, json);
   const auto f = gguf::File::open(path, {.strict_layout = false});
   const size_t max_items = full ? SIZE_MAX : 8;
   uint64_t total_bytes = 0, total_elems = 0;
@@ -107,7 +170,7 @@ Runner add_inspect(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
   auto full = std::make_shared<bool>(false);
-  cmd->add_option("FILE", *path, "GGUF file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("FILE", *path, "GGUF or .qkv file")->required()->check(CLI::ExistingFile);
   cmd->add_flag("--json", *json, "Print JSON for machines instead of tables");
   cmd->add_flag("--full", *full, "Print long arrays (vocabularies ...) in full");
   return [=] { return run(*path, *json, *full); };
