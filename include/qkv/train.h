@@ -33,7 +33,10 @@ StepStats train_step(Transformer& model, AdamW& opt, std::span<const Batch> micr
 // The settings that shape a run. A checkpoint stores them and --resume takes
 // them from it, so a resumed run is the run that was interrupted.
 struct RunConfig {
+  // With `init`, the shape is the model's and only ctx is read: 0 keeps the
+  // model's context, a smaller one trains on (and exports) shorter sequences.
   Shape shape;
+  std::string init;  // the model the run started from (load_pretrained); "" for random weights
   int batch = 8, grad_accum = 1;  // sequences per micro-batch, micro-batches per step
   Schedule schedule;
   AdamWConfig adamw;
@@ -92,6 +95,18 @@ struct Checkpoint {
 void save_checkpoint(const std::string& path, const RunConfig& run, const TrainState& state, const Vocab& vocab,
                      const Transformer& model, const AdamW& opt);
 Checkpoint load_checkpoint(const std::string& path, int threads = 0);
+
+// A model to start from: fine-tuning (RunConfig::init) and DPO.
+struct Pretrained {
+  std::unique_ptr<Vocab> vocab;
+  std::unique_ptr<Transformer> model;
+};
+// path: a GGUF llama, float or quantized (dequantized to fp32; a trainer
+// checkpoint or export is one), or a Hugging Face folder or PyTorch
+// checkpoint, converted first to an F32 GGUF in scratch_dir that is removed
+// once read. The shape and vocabulary are the model's; ctx > 0 shortens the
+// context (a longer one is refused), 0 keeps it.
+Pretrained load_pretrained(const std::string& path, const std::string& scratch_dir, int ctx, int threads);
 
 // The model as a GGUF "llama" file with F32 weights and the vocabulary's
 // tokenizer block: loadable by qkv::Model and llama.cpp.

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -71,6 +72,17 @@ class Transformer {
   float loss(std::span<const int32_t> tokens, std::span<const int32_t> targets, int B, int T);
   // Logits [B x T x vocab] of every position.
   std::vector<float> logits(std::span<const int32_t> tokens, int B, int T);
+
+  // Sequence-level objectives (DPO, train_dpo.h): log p(targets[n]) of every
+  // position [B x T], in double.
+  std::vector<double> logprobs(std::span<const int32_t> tokens, std::span<const int32_t> targets, int B, int T);
+  // The same, then weigh(logprobs) gives d(loss)/d(log p) of every position
+  // (0 where one does not count) and the backward pass adds d(loss)/d(params)
+  // to grads(). One forward pass serves both, so a loss that needs the
+  // log-probabilities first costs no second pass.
+  using Weigh = std::function<std::vector<float>(std::span<const double> logprobs)>;
+  std::vector<double> forward_backward_logprobs(std::span<const int32_t> tokens, std::span<const int32_t> targets,
+                                                int B, int T, const Weigh& weigh);
 
   struct Activations;  // opaque: buffers sized for the last B x T
 

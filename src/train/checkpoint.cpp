@@ -59,6 +59,7 @@ void save_checkpoint(const std::string& path, const RunConfig& run, const TrainS
   md.set("train.adamw.eps", Value::f32(run.adamw.eps));
   md.set("train.adamw.weight_decay", Value::f32(run.adamw.weight_decay));
   md.set("train.adamw.t", Value::u64(uint64_t(opt.updates())));
+  if (!run.init.empty()) md.set("train.init", Value::string(run.init));  // where the weights came from
 
   std::vector<gguf::TensorInfo> infos;
   for (const std::string& prefix : {std::string(), kMomentM, kMomentV})
@@ -96,6 +97,7 @@ Checkpoint load_checkpoint(const std::string& path, int threads) {
   r.clip = f32("train.clip");
   r.adamw = {f32("train.adamw.beta1"), f32("train.adamw.beta2"), f32("train.adamw.eps"),
              f32("train.adamw.weight_decay")};
+  if (const gguf::Value* init = md.find("train.init")) r.init = init->as_string();
   c.state.step = int64_t(u64("train.step"));
   c.state.data = {u64("train.data.epoch"), u64("train.data.cursor")};
   c.state.data_fingerprint = u64("train.data.fingerprint");

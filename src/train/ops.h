@@ -70,6 +70,13 @@ void embedding_backward(const int32_t* tokens, const float* dout, int64_t N, int
 // the loss is wanted.
 double cross_entropy(float* logits, const int32_t* targets, int64_t N, int64_t V, float grad_scale, int threads);
 
+// Sequence-level losses (DPO) weigh each position's log-probability on their
+// own. log_softmax_at writes logp[n] = log softmax(row n)[targets[n]] and
+// overwrites the rows with their softmax; logprob_backward then turns those
+// into the gradient of sum_n weights[n] * logp[n]: weights[n] * (onehot - softmax).
+void log_softmax_at(float* logits, const int32_t* targets, int64_t N, int64_t V, double* logp, int threads);
+void logprob_backward(float* probs, const int32_t* targets, const float* weights, int64_t N, int64_t V, int threads);
+
 namespace ref {
 // Plain loops with the fast paths' contracts (attention needs no scratch).
 void linear_forward(const float* x, const float* w, int64_t N, int64_t I, int64_t O, float* y);

@@ -1,5 +1,5 @@
 // The two ends of the model: the token embedding lookup, and the
-// cross-entropy loss over the output logits.
+// cross-entropy loss (or weighted log-probabilities) over the output logits.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -45,6 +45,31 @@ double cross_entropy(float* logits, const int32_t* targets, int64_t N, int64_t V
   double total = 0;
   for (double l : loss) total += l;  // in row order, for any thread count
   return total;
+}
+
+void log_softmax_at(float* logits, const int32_t* targets, int64_t N, int64_t V, double* logp, int threads) {
+  parallel_for(N, threads, [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n) {
+      float* z = logits + n * V;
+      const float mx = *std::max_element(z, z + V), zt = z[targets[n]];
+      double sum = 0;
+      for (int64_t v = 0; v < V; ++v) sum += (z[v] = std::exp(z[v] - mx));
+      logp[n] = (double(zt) - mx) - std::log(sum);
+      const float k = static_cast<float>(1.0 / sum);
+      for (int64_t v = 0; v < V; ++v) z[v] *= k;
+    }
+  });
+}
+
+void logprob_backward(float* probs, const int32_t* targets, const float* weights, int64_t N, int64_t V, int threads) {
+  parallel_for(N, threads, [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n) {
+      float* z = probs + n * V;
+      const float w = weights[n];
+      for (int64_t v = 0; v < V; ++v) z[v] *= -w;
+      z[targets[n]] += w;
+    }
+  });
 }
 
 }  // namespace qkv::train::ops

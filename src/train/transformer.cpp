@@ -245,6 +245,28 @@ float Transformer::loss(std::span<const int32_t> tokens, std::span<const int32_t
                                                threads_) / N);
 }
 
+std::vector<double> Transformer::logprobs(std::span<const int32_t> tokens, std::span<const int32_t> targets, int B,
+                                          int T) {
+  check_batch(shape_, tokens, targets, B, T, true);
+  forward(tokens, B, T);
+  std::vector<double> lp(size_t(B) * T);
+  ops::log_softmax_at(acts_->logits.data(), targets.data(), int64_t(lp.size()), shape_.vocab, lp.data(), threads_);
+  return lp;
+}
+
+std::vector<double> Transformer::forward_backward_logprobs(std::span<const int32_t> tokens,
+                                                           std::span<const int32_t> targets, int B, int T,
+                                                           const Weigh& weigh) {
+  std::vector<double> lp = logprobs(tokens, targets, B, T);
+  const std::vector<float> w = weigh(lp);
+  if (w.size() != lp.size())
+    throw Error(ErrorKind::Usage, "a weight per position is needed: " + std::to_string(lp.size()) + ", not " +
+                                      std::to_string(w.size()));
+  ops::logprob_backward(acts_->logits.data(), targets.data(), w.data(), int64_t(w.size()), shape_.vocab, threads_);
+  backward(tokens, B, T);
+  return lp;
+}
+
 std::vector<float> Transformer::logits(std::span<const int32_t> tokens, int B, int T) {
   check_batch(shape_, tokens, {}, B, T, false);
   forward(tokens, B, T);

@@ -40,9 +40,13 @@ const std::string& torch_python() {
   return found;
 }
 
+int run_torch_script(const std::string& script, const std::string& args, std::string* output) {
+  const auto path = std::filesystem::path(QKV_SOURCE_DIR) / "tests/train" / script;
+  return run(torch_python() + " '" + path.string() + "' " + args, output);
+}
+
 int run_torch_llama(const std::string& args, std::string* output) {
-  const auto script = std::filesystem::path(QKV_SOURCE_DIR) / "tests/train/torch_llama.py";
-  return run(torch_python() + " '" + script.string() + "' " + args, output);
+  return run_torch_script("torch_llama.py", args, output);
 }
 
 std::vector<TensorDiff> compare_tensors(const std::vector<train::ParamInfo>& tensors, std::span<const float> ours,

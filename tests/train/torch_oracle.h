@@ -25,6 +25,8 @@ const std::string& torch_python();
 
 // Runs `python torch_llama.py <args>`; returns the exit status, the output in *output.
 int run_torch_llama(const std::string& args, std::string* output);
+// The same for another script in tests/train (e.g. torch_dpo.py).
+int run_torch_script(const std::string& script, const std::string& args, std::string* output);
 
 // Per tensor: max |ours - theirs| and max |theirs|, over the flat layout.
 struct TensorDiff {
