@@ -7,6 +7,7 @@
 #include "qkv/error.h"
 #include "qkv/parallel.h"
 #include "qkv/train.h"
+#include "qkv/train_distributed.h"
 #include "train/report.h"
 
 namespace qkv::train {
@@ -62,7 +63,8 @@ std::string describe(const RunConfig& r, const TokenShards& data, const Batcher&
   return line;
 }
 
-// The run's state at its start: the checkpoint's when resuming, else a fresh model.
+// The run's state at its start: the checkpoint's when resuming, else a fresh
+// model: random, or the --init model's weights and vocabulary.
 Checkpoint begin(const TrainOptions& o, const std::string& ckpt, int threads) {
   if (o.resume) {
     if (!fs::exists(ckpt))
@@ -72,12 +74,22 @@ Checkpoint begin(const TrainOptions& o, const std::string& ckpt, int threads) {
   if (fs::exists(ckpt))
     throw Error(ErrorKind::Usage, ckpt + " exists: continue it with --resume, or choose another --out");
   Checkpoint c;
-  c.vocab = std::make_unique<Vocab>(o.vocab.empty() ? Vocab::bytes() : Vocab::from_gguf(o.vocab));
   c.run = o.run;
-  c.run.shape.vocab = c.vocab->n_vocab();
-  validate(c.run);
-  c.model = std::make_unique<Transformer>(c.run.shape, threads);
-  c.model->init(c.run.seed);
+  if (!o.run.init.empty()) {
+    if (!o.vocab.empty())
+      throw Error(ErrorKind::Usage, "--vocab cannot go with --init: the vocabulary is the initial model's");
+    Pretrained p = load_pretrained(o.run.init, o.out_dir, o.run.shape.ctx, threads);
+    c.run.shape = p.model->shape();
+    validate(c.run);
+    c.vocab = std::move(p.vocab);
+    c.model = std::move(p.model);
+  } else {
+    c.vocab = std::make_unique<Vocab>(o.vocab.empty() ? Vocab::bytes() : Vocab::from_gguf(o.vocab));
+    c.run.shape.vocab = c.vocab->n_vocab();
+    validate(c.run);
+    c.model = std::make_unique<Transformer>(c.run.shape, threads);
+    c.model->init(c.run.seed);
+  }
   c.opt = std::make_unique<AdamW>(c.run.adamw, c.model->params().size());
   return c;
 }
@@ -89,8 +101,12 @@ TrainResult train(const TrainOptions& o) {
   fs::create_directories(o.out_dir);
   const int threads = resolve_threads(o.threads);
   const std::string ckpt = checkpoint_path(o.out_dir);
-  remove_partial_checkpoints(o.out_dir);
+  // Under mpirun only rank 0 writes (checkpoints, data shards, log, export)
+  // and reports; every rank trains.
+  const bool root = dist::is_root();
+  if (root) remove_partial_checkpoints(o.out_dir);
   Checkpoint c = begin(o, ckpt, threads);
+  dist::broadcast(c.model->params());  // the ranks start identical whatever their initialisation
   const RunConfig& run = c.run;
   TrainState& state = c.state;
   Vocab& vocab = *c.vocab;
@@ -100,8 +116,10 @@ TrainResult train(const TrainOptions& o) {
   // The shards are written once, into the run's folder; a resumed run reads them again.
   const std::string data_dir = (fs::path(o.out_dir) / "data").string();
   if (o.data.empty() && !o.resume) throw Error(ErrorKind::Usage, "training needs data (--data)");
-  const TokenShards data = o.data.empty() ? TokenShards::open(data_dir)
-                                          : TokenShards::prepare(o.data, vocab, data_dir, threads);
+  if (!root) dist::barrier();  // wait for rank 0's shards, then read them
+  const TokenShards data = o.data.empty() || !root ? TokenShards::open(data_dir)
+                                                   : TokenShards::prepare(o.data, vocab, data_dir, threads);
+  if (root) dist::barrier();
   if (o.resume && data.fingerprint() != state.data_fingerprint)
     throw Error(ErrorKind::Usage, "the data differ from those the checkpoint was trained on; leave --data out "
                                   "to resume on the tokenized shards in " + data_dir);
@@ -112,40 +130,45 @@ TrainResult train(const TrainOptions& o) {
   batcher.seek(state.data);
 
   const int64_t last = o.stop_at > 0 ? std::min(o.stop_at, run.schedule.steps) : run.schedule.steps;
-  Report report(o.log_path, state.step, last);
-  report.start({{"step", state.step}, {"resume", o.resume}, {"params", run.shape.n_params()},
+  Report report(root ? o.log_path : "", state.step, last);
+  if (root)
+    report.start({{"step", state.step}, {"resume", o.resume}, {"params", run.shape.n_params()},
                 {"tokens", data.n_tokens()}, {"threads", threads}},
                describe(run, data, batcher));
 
   TrainResult result;
   auto save = [&] {
+    if (!root) return;
     state.data = batcher.position();
     save_checkpoint(ckpt, run, state, vocab, model, opt);
     report.note("step " + std::to_string(state.step) + ": saved " + ckpt);
   };
   const int64_t first = state.step;
   std::vector<Batch> micro(static_cast<size_t>(run.grad_accum));
-  const int64_t tokens_per_step = int64_t(run.batch) * run.grad_accum * run.shape.ctx;
+  const int ranks = dist::world();
+  const int64_t tokens_per_step = int64_t(run.batch) * ranks * run.grad_accum * run.shape.ctx;
   while (state.step < last) {
     const auto t0 = std::chrono::steady_clock::now();
-    for (auto& b : micro) b = batcher.next(run.batch);
+    for (auto& b : micro)
+      b = ranks == 1 ? batcher.next(run.batch) : dist::rows_of_rank(batcher.next(run.batch * ranks), dist::rank(), ranks);
     const StepStats s = train_step(model, opt, micro, lr_at(run.schedule, state.step), run.clip);
     if (!std::isfinite(s.loss) || !std::isfinite(s.grad_norm))
       throw Error(ErrorKind::Usage, "the loss diverged at step " + std::to_string(state.step + 1) +
                                         " (try a lower --lr or a --clip); the last checkpoint is intact");
     ++state.step;
     result.loss = s.loss;
-    report.step(state.step, s, tokens_per_step,
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    if (root)
+      report.step(state.step, s, tokens_per_step,
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     if (o.eval_every > 0 && batcher.val_windows() > 0 && (state.step % o.eval_every == 0 || state.step == last)) {
       const auto [loss, tokens] = evaluate(model, batcher, run.batch, o.eval_batches);
       result.eval_loss = loss;
-      report.eval(state.step, loss, tokens);
+      if (root) report.eval(state.step, loss, tokens);
     }
     if (o.save_every > 0 && state.step % o.save_every == 0 && state.step != last) save();
   }
   if (state.step > first) save();  // the run's product: where --resume and --export start
-  if (!o.export_path.empty()) {
+  if (root && !o.export_path.empty()) {
     export_gguf(o.export_path, model, vocab);
     report.note("exported " + o.export_path);
   }
