@@ -8,22 +8,28 @@ CMAKE_FLAGS += -DQKV_WERROR=ON
 endif
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build test test-fast test-asan fuzz-build fuzz fuzz-smoke demo bench clean
+.PHONY: all deps configure build test test-fast test-demo test-asan fuzz-build fuzz fuzz-smoke demo demo-convert bench clean
 
 all: build
 
 deps:
 	./scripts/install-deps.sh
 
-build: deps
+configure: deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: configure
 	cmake --build $(BUILD)
 
-# Unit, golden and CLI tests; then the same suite under ASan + UBSan; then a short fuzz run.
-test: test-fast test-asan fuzz-smoke
+# Unit, golden and CLI tests; a short demo on the text every Debian machine has; then
+# the same suite under ASan + UBSan; then a short fuzz run.
+test: test-fast test-demo test-asan fuzz-smoke
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j2
+
+test-demo: build
+	$(BUILD)/qkv demo --out $(BUILD)/demo-smoke --minutes 0.2
 
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQKV_SANITIZE=ON -DQKV_BENCH=OFF $(CMAKE_FLAGS)
@@ -41,7 +47,17 @@ fuzz-smoke: fuzz-build
 fuzz: FUZZ_SECONDS = 600
 fuzz: fuzz-smoke
 
-demo: build
+# The demo trains on ../shared/corpus/tinyshakespeare.txt when it is there, else on
+# /usr/share/common-licenses (every Debian machine has it). It needs only the CLI.
+SHARED ?= $(or $(QKV_SHARED),$(abspath ../shared))
+DEMO_TEXT := $(wildcard $(SHARED)/corpus/tinyshakespeare.txt)
+DEMO_MINUTES ?= 3
+demo: configure
+	cmake --build $(BUILD) --target qkv
+	$(BUILD)/qkv demo --out $(BUILD)/demo --minutes $(DEMO_MINUTES) $(if $(DEMO_TEXT),--data $(DEMO_TEXT))
+
+# Convert, audit, quantize and measure a real third-party model from ../shared.
+demo-convert: build
 	./scripts/demo.sh $(BUILD)
 
 bench: build

@@ -22,5 +22,10 @@ Runner add_run(CLI::App& app);
 Runner add_chat(CLI::App& app);
 Runner add_perplexity(CLI::App& app);
 Runner add_train(CLI::App& app);
+Runner add_tokenizer(CLI::App& app);
+Runner add_compress(CLI::App& app);
+Runner add_decompress(CLI::App& app);
+Runner add_dpo(CLI::App& app);
+Runner add_demo(CLI::App& app);
 
 }  // namespace qkv::cli

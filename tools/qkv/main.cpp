@@ -25,6 +25,11 @@ int main(int argc, char** argv) {
       {"chat", add_chat},
       {"perplexity", add_perplexity},
       {"train", add_train},
+      {"tokenizer", add_tokenizer},
+      {"compress", add_compress},
+      {"decompress", add_decompress},
+      {"dpo", add_dpo},
+      {"demo", add_demo},
   };
   std::map<CLI::App*, Runner> runners;
   for (const auto& c : commands) {
