@@ -113,30 +113,47 @@ QKV_AVX2 inline __m256i levels_iq4_nl(const uint8_t* b) { return iq4_levels(b + 
 QKV_AVX2 inline __m256i levels_q4_1(const uint8_t* b) { return unpack_nibbles(b + 4); }
 QKV_AVX2 inline __m256i levels_q5_1(const uint8_t* b) { return _mm256_or_si256(unpack_nibbles(b + 8), fifth_bits(b + 4)); }
 
-// Signed levels against Q8_0.
-template <int kBytes, __m256i (*levels)(const uint8_t*)>
-QKV_AVX2 float dot_symmetric(const void* w, const void* a, int64_t n) {
-  const uint8_t *x = bytes(w), *y = bytes(a);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / QK; ++i, x += kBytes, y += kQ8_0Bytes) {
-    const __m256i sums = dot_i8_i8(levels(x), load32(y + 2));
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(half(x) * half(y)), _mm256_cvtepi32_ps(sums), acc);
+// These kernels and the K-quant ones below take kTokens activation rows at
+// once (a[t] = a + t * stride): each weight block is unpacked once and dotted
+// with every row. Per row the arithmetic is exactly that of kTokens = 1, so a
+// batch gives the same bits as its tokens one by one.
+
+// Signed levels against Q8_0: |w| goes in unsigned, its sign onto the activations.
+template <int kBytes, __m256i (*levels)(const uint8_t*), int kTokens>
+QKV_AVX2 void dot_symmetric_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
+  const uint8_t* x = bytes(w);
+  __m256 acc[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / QK; ++i, x += kBytes) {
+    const __m256i v = levels(x), magnitude = _mm256_sign_epi8(v, v);
+    const float dx = half(x);
+    for (int t = 0; t < kTokens; ++t) {
+      const uint8_t* y = bytes(a) + t * stride + i * kQ8_0Bytes;
+      const __m256i sums = dot_u8_i8(magnitude, _mm256_sign_epi8(load32(y + 2), v));
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * half(y)), _mm256_cvtepi32_ps(sums), acc[t]);
+    }
   }
-  return hsum(acc);
+  for (int t = 0; t < kTokens; ++t) out[t] = hsum(acc[t]);
 }
 
 // Unsigned levels plus an offset m against Q8_1 (see dot_with_min in vec_dot_ref.cpp).
-template <int kBytes, __m256i (*levels)(const uint8_t*)>
-QKV_AVX2 float dot_with_min(const void* w, const void* a, int64_t n) {
-  const uint8_t *x = bytes(w), *y = bytes(a);
-  __m256 acc = _mm256_setzero_ps();
-  float offsets = 0;
-  for (int64_t i = 0; i < n / QK; ++i, x += kBytes, y += kQ8_1Bytes) {
-    const __m256i sums = dot_u8_i8(levels(x), load32(y + 4));
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(half(x) * half(y)), _mm256_cvtepi32_ps(sums), acc);
-    offsets += half(x + 2) * half(y + 2);
+template <int kBytes, __m256i (*levels)(const uint8_t*), int kTokens>
+QKV_AVX2 void dot_with_min_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
+  const uint8_t* x = bytes(w);
+  __m256 acc[kTokens];
+  float offsets[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps(), offsets[t] = 0;
+  for (int64_t i = 0; i < n / QK; ++i, x += kBytes) {
+    const __m256i v = levels(x);
+    const float dx = half(x), mx = half(x + 2);
+    for (int t = 0; t < kTokens; ++t) {
+      const uint8_t* y = bytes(a) + t * stride + i * kQ8_1Bytes;
+      const __m256i sums = dot_u8_i8(v, load32(y + 4));
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * half(y)), _mm256_cvtepi32_ps(sums), acc[t]);
+      offsets[t] += mx * half(y + 2);
+    }
   }
-  return hsum(acc) + offsets;
+  for (int t = 0; t < kTokens; ++t) out[t] = hsum(acc[t]) + offsets[t];
 }
 
 // ---- super-blocks of 256 against Q8_K --------------------------------------------
@@ -196,11 +213,6 @@ QKV_AVX2 float dot_q3_K(const void* w, const void* a, int64_t n) {
   }
   return hsum(acc);
 }
-
-// The K-quant kernels below take kTokens activation rows at once (a[t] =
-// a + t * stride): each weight block is unpacked once and dotted with every
-// row. Per row the arithmetic is exactly that of kTokens = 1, so a batch gives
-// the same bits as its tokens one by one.
 
 // Q4_K and Q5_K: per 64 elements, 32 bytes of qs (low nibbles first); Q5_K's
 // fifth bits for them are bits 2 j and 2 j + 1 of qh.
@@ -299,6 +311,14 @@ QKV_AVX2 void dot_rows(const void* w, const void* a, size_t stride, int n_tokens
     default: return K<4>::run(w, a, stride, n, out);
   }
 }
+template <int kBytes, __m256i (*levels)(const uint8_t*)>
+struct Symmetric {
+  template <int kT> struct K { static constexpr auto run = dot_symmetric_n<kBytes, levels, kT>; };
+};
+template <int kBytes, __m256i (*levels)(const uint8_t*)>
+struct WithMin {
+  template <int kT> struct K { static constexpr auto run = dot_with_min_n<kBytes, levels, kT>; };
+};
 template <int kT> struct Q4K { static constexpr auto run = dot_q45_K_n<false, kT>; };
 template <int kT> struct Q5K { static constexpr auto run = dot_q45_K_n<true, kT>; };
 template <int kT> struct Q6K { static constexpr auto run = dot_q6_K_n<kT>; };
@@ -369,12 +389,12 @@ const Kernel kKernels[] = {
     {TensorType::F32, dot_float<4, load8_f32, scalar_f32>},
     {TensorType::F16, dot_float<2, load8_f16, detail::load_half>},
     {TensorType::BF16, dot_float<2, load8_bf16, scalar_bf16>},
-    {TensorType::Q4_0, dot_symmetric<18, levels_q4_0>},
-    {TensorType::Q4_1, dot_with_min<20, levels_q4_1>},
-    {TensorType::Q5_0, dot_symmetric<22, levels_q5_0>},
-    {TensorType::Q5_1, dot_with_min<24, levels_q5_1>},
-    {TensorType::Q8_0, dot_symmetric<34, levels_q8_0>},
-    {TensorType::IQ4_NL, dot_symmetric<18, levels_iq4_nl>},
+    {TensorType::Q4_0, dot_one<dot_symmetric_n<18, levels_q4_0, 1>>},
+    {TensorType::Q4_1, dot_one<dot_with_min_n<20, levels_q4_1, 1>>},
+    {TensorType::Q5_0, dot_one<dot_symmetric_n<22, levels_q5_0, 1>>},
+    {TensorType::Q5_1, dot_one<dot_with_min_n<24, levels_q5_1, 1>>},
+    {TensorType::Q8_0, dot_one<dot_symmetric_n<34, levels_q8_0, 1>>},
+    {TensorType::IQ4_NL, dot_one<dot_symmetric_n<18, levels_iq4_nl, 1>>},
     {TensorType::Q2_K, dot_q2_K},
     {TensorType::Q3_K, dot_q3_K},
     {TensorType::Q4_K, dot_one<dot_q45_K_n<false, 1>>},
@@ -395,6 +415,12 @@ VecDotFn vec_dot_avx2(TensorType type) {
 VecDotRowsFn vec_dot_rows_avx2(TensorType type) {
   if (!cpu_has_avx2()) return nullptr;
   switch (type) {
+    case TensorType::Q4_0: return dot_rows<Symmetric<18, levels_q4_0>::K>;
+    case TensorType::Q4_1: return dot_rows<WithMin<20, levels_q4_1>::K>;
+    case TensorType::Q5_0: return dot_rows<Symmetric<22, levels_q5_0>::K>;
+    case TensorType::Q5_1: return dot_rows<WithMin<24, levels_q5_1>::K>;
+    case TensorType::Q8_0: return dot_rows<Symmetric<34, levels_q8_0>::K>;
+    case TensorType::IQ4_NL: return dot_rows<Symmetric<18, levels_iq4_nl>::K>;
     case TensorType::Q4_K: return dot_rows<Q4K>;
     case TensorType::Q5_K: return dot_rows<Q5K>;
     case TensorType::Q6_K: return dot_rows<Q6K>;

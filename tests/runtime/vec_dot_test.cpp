@@ -294,9 +294,10 @@ TEST(QuantizeActivations, Q8_KMapsTheLargestMagnitudeToMinus127) {
 // The multi-token kernels give each token exactly what the one-token kernel gives.
 TEST(VecDotRows, EachTokenEqualsItsOwnDot) {
   std::mt19937 rng(7);
-  for (TensorType t : {TT::Q4_K, TT::Q5_K, TT::Q6_K}) {
+  if (!vec_dot_rows_avx2(TT::Q4_K)) GTEST_SKIP() << "this CPU has no AVX2";
+  for (TensorType t : {TT::Q4_0, TT::Q4_1, TT::Q5_0, TT::Q5_1, TT::Q8_0, TT::IQ4_NL, TT::Q4_K, TT::Q5_K, TT::Q6_K}) {
     const VecDotRowsFn rows_fn = vec_dot_rows_avx2(t);
-    if (!rows_fn) GTEST_SKIP() << "this CPU has no AVX2";
+    ASSERT_TRUE(rows_fn) << type_name(t);
     const int64_t n = 1024;
     const auto w = random_row(t, n, rng);
     const size_t ab = activation_row_bytes(act_type_for(t), n);
@@ -318,7 +319,7 @@ TEST(VecDotRows, EachTokenEqualsItsOwnDot) {
 // the token's quantized activations, bit for bit, for any thread count.
 TEST(MatmulQuantized, EqualsVecDotPerRow) {
   std::mt19937 rng(99);
-  for (TensorType t : {TT::Q4_0, TT::Q8_0, TT::Q4_1, TT::Q6_K, TT::Q4_K, TT::Q5_K, TT::IQ4_XS, TT::F16}) {
+  for (TensorType t : {TT::Q4_0, TT::Q8_0, TT::Q4_1, TT::Q5_1, TT::Q6_K, TT::Q4_K, TT::Q5_K, TT::IQ4_XS, TT::F16}) {
     const int64_t rows = 37, cols = 512, T = 7;  // the multi-token kernels take 4 tokens, then 3
     std::vector<uint8_t> data;
     for (int64_t r = 0; r < rows; ++r) {
