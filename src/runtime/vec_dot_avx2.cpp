@@ -69,9 +69,6 @@ QKV_AVX2 inline int hsum(__m256i v) {
 QKV_AVX2 inline __m256i dot_u8_i8(__m256i u, __m256i s) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
-QKV_AVX2 inline __m256i dot_i8_i8(__m256i x, __m256i y) {
-  return dot_u8_i8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-}
 // sum over 32 elements of scale_lo * u * s for elements 0..15 and scale_hi *
 // u * s for 16..31, in int32 lanes: a K-quant pair of 16-element sub-blocks.
 QKV_AVX2 inline __m256i dot_scaled(__m256i u, __m256i s, int scale_lo, int scale_hi) {
