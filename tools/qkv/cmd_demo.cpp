@@ -2,16 +2,12 @@
 // a laptop CPU: train a small llama from text, export it to GGUF, quantize it
 // (F16, Q8_0, Q4_K_M), compress it losslessly (.qkv), measure perplexity on
 // held-out text for every form, stream a sample, and print a table.
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "commands.h"
 #include "cmd_demo_steps.h"
-#include "qkv/error.h"
 #include "qkv/parallel.h"
 
 namespace qkv::cli {
