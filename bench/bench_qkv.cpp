@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "qkv/convert.h"
 #include "qkv/error.h"
 #include "qkv/file.h"
 #include "qkv/fp16.h"
@@ -53,18 +54,12 @@ double best_seconds(const std::function<void()>& fn, double min_s = 0.5) {
   return best;
 }
 
-void safetensors_as(const fs::path& f32_file, DType dtype, const fs::path& out) {
-  const auto in = safetensors::File::open(f32_file.string());
-  std::vector<safetensors::TensorSpec> specs;
-  for (const auto& t : in.tensors()) specs.push_back({t.name, dtype, t.shape});
-  safetensors::Writer w(out.string(), specs, in.metadata());
-  for (const auto& t : in.tensors()) {
-    const auto f = to_f32(t);
-    std::vector<uint16_t> h(f.size());
-    (dtype == DType::BF16 ? fp32_to_bf16_row : fp32_to_fp16_row)(f.data(), h.data(), f.size());
-    w.write_tensor({reinterpret_cast<const uint8_t*>(h.data()), h.size() * 2});
-  }
-  w.finish();
+// The tensors re-saved in `type` (F16 or BF16) by the converter.
+void safetensors_as(const fs::path& f32_file, const char* type, const fs::path& out) {
+  ConvertOptions o;
+  o.type = type;
+  o.progress = false;
+  convert_to_hf(f32_file.string(), out.string(), o);
 }
 
 // Every quantized tensor dequantized to F16; the others as they are.
@@ -135,8 +130,8 @@ int main(int argc, char** argv) {
     fs::create_directories(tmp);
     const auto st = models / "hf-llama-tinystories-656k/model.safetensors";
     const auto q4 = models / "gguf-llamacpp-quantized/tiny-llama-Q4_K_M.gguf";
-    safetensors_as(st, DType::BF16, tmp / "bf16.safetensors");
-    safetensors_as(st, DType::F16, tmp / "f16.safetensors");
+    safetensors_as(st, "BF16", tmp / "bf16.safetensors");
+    safetensors_as(st, "F16", tmp / "f16.safetensors");
     gguf_dequantized_f16(q4, tmp / "dequant-f16.gguf");
     const std::vector<std::pair<std::string, fs::path>> inputs = {
         {"(a) BF16 safetensors, tinystories-656k", tmp / "bf16.safetensors"},

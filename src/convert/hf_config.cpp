@@ -36,7 +36,7 @@ nlohmann::json hf_config(const gguf::File& f, const ArchSpec& arch, bool tied, c
     j["layer_norm_epsilon"] = short_decimal(c.norm_eps);
     j["activation_function"] = "gelu_new";
   } else {
-    j["model_type"] = a == "llama" ? "llama" : a;
+    j["model_type"] = a;
     j["hidden_size"] = c.n_embd;
     j["intermediate_size"] = c.n_ff;
     j["num_hidden_layers"] = c.n_layer;

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "qkv/fp16.h"
+#include "qkv/convert.h"
 #include "qkv/qkv_file.h"
 #include "qkv/safetensors.h"
 #include "test_support.h"
@@ -30,19 +30,12 @@ inline std::filesystem::path round_trip(const std::filesystem::path& in, const T
   return restored;
 }
 
-// The same tensors in `dtype` (F16 or BF16), converted from F32.
+// The same tensors in `dtype` (F16 or BF16), converted from F32 by the converter.
 inline void resave_as(const std::filesystem::path& f32_file, DType dtype, const std::filesystem::path& out) {
-  const auto in = safetensors::File::open(f32_file.string());
-  std::vector<safetensors::TensorSpec> specs;
-  for (const auto& t : in.tensors()) specs.push_back({t.name, dtype, t.shape});
-  safetensors::Writer w(out.string(), specs, in.metadata());
-  for (const auto& t : in.tensors()) {
-    const auto f = to_f32(t);
-    std::vector<uint16_t> h(f.size());
-    for (size_t i = 0; i < f.size(); ++i) h[i] = dtype == DType::BF16 ? fp32_to_bf16(f[i]) : fp32_to_fp16(f[i]);
-    w.write_tensor({reinterpret_cast<const uint8_t*>(h.data()), h.size() * 2});
-  }
-  w.finish();
+  ConvertOptions o;
+  o.type = std::string(dtype_name(dtype));
+  o.progress = false;
+  convert_to_hf(f32_file.string(), out.string(), o);
 }
 
 }  // namespace qkv::test
