@@ -6,6 +6,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace qkv {
 
@@ -63,5 +64,10 @@ class AtomicFile {
   std::string buf_;  // write-behind buffer; large writes bypass it
   bool committed_ = false;
 };
+
+// The whole file; throws qkv::Error (IO) naming the path when it cannot be read.
+std::string read_file(const std::string& path);
+// Writes `bytes` to `path` atomically (through AtomicFile).
+void write_file(const std::string& path, std::string_view bytes);
 
 }  // namespace qkv

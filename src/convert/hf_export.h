@@ -33,7 +33,4 @@ std::vector<uint8_t> sentencepiece_model_bytes(const std::vector<std::string>& p
                                                const std::vector<int32_t>& types, int32_t unk, int32_t bos, int32_t eos,
                                                int32_t pad, bool add_dummy_prefix);
 
-// Writes text to path atomically.
-void write_text_file(const std::filesystem::path& path, const std::string& text);
-
 }  // namespace qkv::convert

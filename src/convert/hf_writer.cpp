@@ -12,6 +12,7 @@
 #include "qkv/convert.h"
 #include "qkv/detect.h"
 #include "qkv/error.h"
+#include "qkv/file.h"
 #include "qkv/fp16.h"
 #include "qkv/model.h"
 #include "qkv/progress.h"
@@ -132,11 +133,11 @@ ConvertReport from_gguf(const std::string& src, const Target& t, DType dtype, co
 
   if (!t.folder.empty()) {
     const auto config = convert::hf_config(f, *arch, tied, torch_dtype_name(dtype));
-    convert::write_text_file(t.folder / "config.json", config.dump(2) + "\n");
+    write_file((t.folder / "config.json").string(), config.dump(2) + "\n");
     nlohmann::json gen = {{"_from_model_config", true}};
     for (const char* k : {"bos_token_id", "eos_token_id", "pad_token_id"})
       if (config.contains(k)) gen[k] = config[k];
-    convert::write_text_file(t.folder / "generation_config.json", gen.dump(2) + "\n");
+    write_file((t.folder / "generation_config.json").string(), gen.dump(2) + "\n");
     std::string why;
     if (convert::write_hf_tokenizer(f.metadata(), t.folder, &why).empty())
       std::fprintf(stderr, "qkv: warning: no tokenizer written (%s); copy the original tokenizer files beside %s\n",

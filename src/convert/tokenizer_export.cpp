@@ -91,8 +91,8 @@ void write_configs(const gguf::Metadata& md, const GgufVocab& v, const std::file
   for (const char* flag : {"add_bos_token", "add_eos_token"})
     if (const auto* x = md.find(std::string("tokenizer.ggml.") + flag)) config[flag] = x->as_bool();
   if (const auto* t = md.find("tokenizer.chat_template")) config["chat_template"] = t->as_string();
-  write_text_file(dir / "tokenizer_config.json", config.dump(2) + "\n");
-  write_text_file(dir / "special_tokens_map.json", specials.dump(2) + "\n");
+  write_file((dir / "tokenizer_config.json").string(), config.dump(2) + "\n");
+  write_file((dir / "special_tokens_map.json").string(), specials.dump(2) + "\n");
 }
 
 json bpe_tokenizer_json(const GgufVocab& v, const json& pre, bool ignore_merges) {
@@ -116,12 +116,6 @@ json bpe_tokenizer_json(const GgufVocab& v, const json& pre, bool ignore_merges)
 }
 
 }  // namespace
-
-void write_text_file(const std::filesystem::path& path, const std::string& text) {
-  AtomicFile out(path.string());
-  out.write(text.data(), text.size());
-  out.commit();
-}
 
 std::vector<uint8_t> sentencepiece_model_bytes(const std::vector<std::string>& pieces, const std::vector<float>& scores,
                                                const std::vector<int32_t>& types, int32_t unk, int32_t bos, int32_t eos,
@@ -166,9 +160,7 @@ std::vector<std::string> write_hf_tokenizer(const gguf::Metadata& md, const std:
                             ? md.find("tokenizer.ggml.add_space_prefix")->as_bool()
                             : true;
     const auto bytes = sentencepiece_model_bytes(v.tokens, v.scores, v.types, v.unk, v.bos, v.eos, v.pad, prefix);
-    AtomicFile out((dir / "tokenizer.model").string());
-    out.write(bytes.data(), bytes.size());
-    out.commit();
+    write_file((dir / "tokenizer.model").string(), {reinterpret_cast<const char*>(bytes.data()), bytes.size()});
     write_configs(md, v, dir, "LlamaTokenizer");
     return {"tokenizer.model", "tokenizer_config.json", "special_tokens_map.json"};
   }
@@ -179,7 +171,7 @@ std::vector<std::string> write_hf_tokenizer(const gguf::Metadata& md, const std:
       *why = "no tokenizer.json pre-tokenizer is known for llama.cpp's '" + v.pre + "'";
       return {};
     }
-    write_text_file(dir / "tokenizer.json", bpe_tokenizer_json(v, pre, ignore_merges).dump(2) + "\n");
+    write_file((dir / "tokenizer.json").string(), bpe_tokenizer_json(v, pre, ignore_merges).dump(2) + "\n");
     write_configs(md, v, dir, "PreTrainedTokenizerFast");
     return {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"};
   }

@@ -3,11 +3,10 @@
 // chat template (with the merges, which it writes too).
 #include <algorithm>
 #include <cctype>
-#include <fstream>
-#include <iterator>
 
 #include "convert/tokenizer_meta.h"
 #include "qkv/error.h"
+#include "qkv/file.h"
 
 namespace qkv::convert::tokmeta {
 
@@ -42,12 +41,6 @@ json field(const json& object, const char* key) {
 }
 // A template item's {"SpecialToken": {"id": ...}} or {"Sequence": {"id": ...}}.
 json item_id(const json& item, const char* kind) { return field(field(item, kind), "id"); }
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw Error(ErrorKind::IO, "cannot open the file", p.string());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 // gguf-py's SpecialVocab, step by step (vocab.py), including its quirks: a
 // token named by an AddedToken object never equals a template's token text,
@@ -193,7 +186,7 @@ class SpecialVocab {
   json chat_template_files() const {
     const fs::path jinja = f_.dir / "chat_template.jinja";
     if (fs::is_regular_file(jinja)) {
-      const std::string main = read_text(jinja);
+      const std::string main = read_file(jinja.string());
       std::vector<fs::path> more;
       if (fs::is_directory(f_.dir / "additional_chat_templates"))
         for (const auto& e : fs::directory_iterator(f_.dir / "additional_chat_templates"))
@@ -201,7 +194,7 @@ class SpecialVocab {
       if (more.empty()) return main;
       std::sort(more.begin(), more.end());  // gguf-py takes the directory's order; we take the names'
       json list = json::array({{{"name", "default"}, {"template", main}}});
-      for (const fs::path& p : more) list.push_back({{"name", p.stem().string()}, {"template", read_text(p)}});
+      for (const fs::path& p : more) list.push_back({{"name", p.stem().string()}, {"template", read_file(p.string())}});
       return list;
     }
     if (f_.has("chat_template.json")) return field(read_json(f_.dir / "chat_template.json"), "chat_template");

@@ -12,6 +12,7 @@
 
 #include "qkv/convert.h"
 #include "qkv/error.h"
+#include "qkv/file.h"
 #include "qkv/fp16.h"
 #include "qkv/gguf.h"
 #include "qkv/quant.h"
@@ -61,11 +62,6 @@ void expect_same_key(const gguf::File& a, const gguf::File& b, const std::string
   ASSERT_TRUE(x) << key;
   ASSERT_TRUE(y) << key << " is missing after the round trip";
   EXPECT_EQ(x->to_string(1u << 20), y->to_string(1u << 20)) << key;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
 }
 
 TEST(ConvertToHf, Stories260KRoundTripsBitForBitWithItsTokenizer) {
@@ -165,7 +161,7 @@ TEST(ConvertToHf, HfFolderResavesEveryTensorExactly) {
     EXPECT_EQ(to_f32(*o), to_f32(t)) << t.name;
   }
   for (const char* f : {"config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json"})
-    EXPECT_EQ(slurp(dir / "out" / f), slurp(hf / f)) << f;
+    EXPECT_EQ(read_file((dir / "out" / f).string()), read_file((hf / f).string())) << f;
 }
 
 TEST(ConvertToHf, TorchCheckpointBecomesOneSafetensorsFile) {

@@ -31,6 +31,7 @@
 #include <sstream>
 
 #include "qkv/error.h"
+#include "qkv/file.h"
 #include "qkv/gguf.h"
 #include "qkv/tokenizer.h"
 #include "test_support.h"
@@ -173,11 +174,6 @@ TEST(TokenizerMeta, Phi3TokenizerJsonAgreesWhereItCan) {
 
 // --- Round trips: our metadata, loaded by the runtime, against llama.cpp's test vectors.
 
-std::string read_text(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
 struct Case {
   std::string text;
   std::vector<int32_t> ids;
@@ -187,7 +183,7 @@ struct Case {
 // .out one line of ids per string.
 std::vector<Case> read_cases(const std::string& vocab) {
   const fs::path base = models() / "gguf-vocab" / ("ggml-vocab-" + vocab + ".gguf");
-  const std::string inp = read_text(base.string() + ".inp"), sep = "\n__ggml_vocab_test__\n";
+  const std::string inp = read_file(base.string() + ".inp"), sep = "\n__ggml_vocab_test__\n";
   std::vector<Case> cases;
   for (size_t pos = 0; pos < inp.size();) {
     const size_t next = inp.find(sep, pos);

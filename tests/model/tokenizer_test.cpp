@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "qkv/error.h"
+#include "qkv/file.h"
 #include "qkv/gguf.h"
 #include "test_support.h"
 
@@ -22,11 +23,6 @@ using gguf::Value;
 
 fs::path vocab_dir() { return test::shared_dir() / "models/gguf-vocab"; }
 
-std::string read_text(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
 struct Case {
   std::string text;
   std::vector<int32_t> ids;
@@ -36,7 +32,7 @@ struct Case {
 // "\n__ggml_vocab_test__\n" (so a string's last newline before the separator
 // is not part of it); the .out has one line of space-separated ids per string.
 std::vector<Case> read_cases(const fs::path& base) {
-  const std::string inp = read_text(base.string() + ".inp"), sep = "\n__ggml_vocab_test__\n";
+  const std::string inp = read_file(base.string() + ".inp"), sep = "\n__ggml_vocab_test__\n";
   std::vector<Case> cases;
   for (size_t pos = 0; pos < inp.size();) {
     const size_t next = inp.find(sep, pos);

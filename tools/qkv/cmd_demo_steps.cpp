@@ -5,8 +5,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "qkv/error.h"
 #include "qkv/file.h"
@@ -29,20 +27,6 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 void step(const std::string& what) {
   static const auto start = Clock::now();
   std::fprintf(stderr, "\n\033[1m== [%4.0f s] %s\033[0m\n", seconds_since(start), what.c_str());
-}
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw Error(ErrorKind::IO, "cannot read", p.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_file(const fs::path& p, std::string_view s) {
-  AtomicFile f(p.string());
-  f.write(s.data(), s.size());
-  f.commit();
 }
 
 // The model: about 3.5M parameters, K-quant friendly (every row a multiple of 256).
@@ -84,7 +68,7 @@ DemoText split_text(const DemoOptions& o) {
     } else {
       files.push_back(d);
     }
-    for (const auto& f : files) all += read_file(f) + "\n\n";
+    for (const auto& f : files) all += read_file(f.string()) + "\n\n";
   }
   if (all.size() < 20000)
     throw Error(ErrorKind::Usage, "the demo needs at least 20 KB of text to train on and measure; --data gave " +
@@ -244,7 +228,7 @@ void print_table(const std::vector<DemoRow>& rows, const DemoOptions& o, double 
   t += line;
   step("summary");
   std::fputs(t.c_str(), stdout);
-  write_file(fs::path(o.out) / "table.txt", t);
+  write_file((fs::path(o.out) / "table.txt").string(), t);
 }
 
 }  // namespace qkv::cli

@@ -1,10 +1,9 @@
 // qkv perplexity: llama-perplexity's measurement, and KL divergence from a base model.
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "commands.h"
 #include "qkv/error.h"
+#include "qkv/file.h"
 #include "qkv/perplexity.h"
 #include "qkv/progress.h"
 #include "qkv/tokenizer.h"
@@ -19,11 +18,7 @@ struct Args {
 };
 
 int run(const Args& a) {
-  std::ifstream f(a.file, std::ios::binary);
-  if (!f) throw Error(ErrorKind::IO, "cannot read the text file", a.file);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string text = ss.str();
+  std::string text = read_file(a.file);
   if (a.max_bytes && text.size() > a.max_bytes) text.resize(a.max_bytes);
 
   auto model = Model::load(a.model);
