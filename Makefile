@@ -8,7 +8,7 @@ CMAKE_FLAGS += -DQKV_WERROR=ON
 endif
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps configure build test test-fast test-demo test-asan fuzz-build fuzz fuzz-smoke demo demo-convert bench clean
+.PHONY: all deps configure build test test-fast test-blas-threads test-demo test-asan fuzz-build fuzz fuzz-smoke demo demo-convert bench clean
 
 all: build
 
@@ -21,12 +21,20 @@ configure: deps
 build: configure
 	cmake --build $(BUILD)
 
-# Unit, golden and CLI tests; a short demo on the text every Debian machine has; then
-# the same suite under ASan + UBSan; then a short fuzz run.
-test: test-fast test-demo test-asan fuzz-smoke
+# Unit, golden and CLI tests; the training tests again under both OpenBLAS thread
+# settings; a short demo on the text every Debian machine has; then the same suite
+# under ASan + UBSan; then a short fuzz run.
+test: test-fast test-blas-threads test-demo test-asan fuzz-smoke
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j2
+
+# Training results must not depend on OpenBLAS's thread setting (nor on its core
+# type, which the environment may set: it is left alone).
+TRAIN_TESTS := Train*:GradCheck*
+test-blas-threads: build
+	OPENBLAS_NUM_THREADS=1 $(BUILD)/tests/qkv_tests --gtest_filter='$(TRAIN_TESTS)' --gtest_brief=1
+	OPENBLAS_NUM_THREADS=2 $(BUILD)/tests/qkv_tests --gtest_filter='$(TRAIN_TESTS)' --gtest_brief=1
 
 test-demo: build
 	$(BUILD)/qkv demo --out $(BUILD)/demo-smoke --minutes 0.2

@@ -16,14 +16,11 @@
 
 namespace qkv::train::ops {
 
-// OpenBLAS's own thread count (a process-wide setting).
-void set_blas_threads(int threads);
-
 // y[N x O] = x[N x I] . w[O x I]^T
-void linear_forward(const float* x, const float* w, int64_t N, int64_t I, int64_t O, float* y);
+void linear_forward(const float* x, const float* w, int64_t N, int64_t I, int64_t O, float* y, int threads);
 // dx[N x I] = dy[N x O] . w (added to dx when accumulate_dx), dw[O x I] += dy^T . x
 void linear_backward(const float* dy, const float* x, const float* w, int64_t N, int64_t I, int64_t O, float* dx,
-                     bool accumulate_dx, float* dw);
+                     bool accumulate_dx, float* dw, int threads);
 
 // out[n] = x[n] * rstd[n] * w, rstd[n] = 1 / sqrt(mean(x[n]^2) + eps), over N rows of C.
 void rmsnorm_forward(const float* x, const float* w, int64_t N, int64_t C, float eps, float* out, float* rstd,

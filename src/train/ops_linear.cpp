@@ -1,29 +1,22 @@
 // Linear layers: the matrix products that hold nearly all of the training
-// FLOPs, on OpenBLAS (which splits rows and columns of the output across its
-// threads, never the summed dimension, so a given thread count always gives
-// the same bits), with the readable loops they must agree with.
-#include <cblas.h>
-
+// FLOPs, as fixed tiles over OpenBLAS (gemm.h: the bits never depend on the
+// thread count), with the readable loops they must agree with.
+#include "train/gemm.h"
 #include "train/ops.h"
 
 namespace qkv::train::ops {
 
-void set_blas_threads(int threads) { openblas_set_num_threads(threads); }
-
-void linear_forward(const float* x, const float* w, int64_t N, int64_t I, int64_t O, float* y) {
+void linear_forward(const float* x, const float* w, int64_t N, int64_t I, int64_t O, float* y, int threads) {
   // y[N x O] = x[N x I] . w^T
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(N), static_cast<int>(O), static_cast<int>(I),
-              1.0f, x, static_cast<int>(I), w, static_cast<int>(I), 0.0f, y, static_cast<int>(O));
+  gemm(false, true, N, O, I, 1.0f, x, I, w, I, 0.0f, y, O, threads);
 }
 
 void linear_backward(const float* dy, const float* x, const float* w, int64_t N, int64_t I, int64_t O, float* dx,
-                     bool accumulate_dx, float* dw) {
-  const int n = static_cast<int>(N), in = static_cast<int>(I), out = static_cast<int>(O);
+                     bool accumulate_dx, float* dw, int threads) {
   // dx[N x I] (+)= dy[N x O] . w[O x I]
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w, in, accumulate_dx ? 1.0f : 0.0f,
-              dx, in);
+  gemm(false, false, N, I, O, 1.0f, dy, O, w, I, accumulate_dx ? 1.0f : 0.0f, dx, I, threads);
   // dw[O x I] += dy^T[O x N] . x[N x I]
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
+  gemm(true, false, O, I, N, 1.0f, dy, O, x, I, 1.0f, dw, I, threads);
 }
 
 namespace ref {

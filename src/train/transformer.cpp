@@ -150,7 +150,6 @@ void Transformer::forward(std::span<const int32_t> tokens, int B, int T) {
   const Shape& s = shape_;
   const int64_t N = int64_t(B) * T, C = s.dim, D = s.head_dim(), Q = s.heads * D, KV = s.kv_heads * D, F = s.ffn;
   const int th = threads_;
-  ops::set_blas_threads(th);
   auto w = [&](size_t index) { return params_.data() + tensors_[index].offset; };
 
   ops::embedding_forward(tokens.data(), w(0), N, C, A.x[0].data(), th);
@@ -162,26 +161,26 @@ void Transformer::forward(std::span<const int32_t> tokens, int B, int T) {
     float* x_out = A.x[2 * l + 2].data();
     // Attention block: x_mid = x + attn(norm(x)) . Wo^T
     ops::rmsnorm_forward(x, w(base + kAttnNorm), N, C, s.norm_eps, L.n1.data(), L.rstd1.data(), th);
-    ops::linear_forward(L.n1.data(), w(base + kWq), N, C, Q, L.q.data());
-    ops::linear_forward(L.n1.data(), w(base + kWk), N, C, KV, L.k.data());
-    ops::linear_forward(L.n1.data(), w(base + kWv), N, C, KV, L.v.data());
+    ops::linear_forward(L.n1.data(), w(base + kWq), N, C, Q, L.q.data(), th);
+    ops::linear_forward(L.n1.data(), w(base + kWk), N, C, KV, L.k.data(), th);
+    ops::linear_forward(L.n1.data(), w(base + kWv), N, C, KV, L.v.data(), th);
     ops::rope_forward(L.q.data(), B, T, s.heads, D, A.rope, th);
     ops::rope_forward(L.k.data(), B, T, s.kv_heads, D, A.rope, th);
     ops::attention_forward(L.q.data(), L.k.data(), L.v.data(), {B, T, s.heads, s.kv_heads, D}, L.probs.data(),
                            L.att.data(), th);
-    ops::linear_forward(L.att.data(), w(base + kWo), N, Q, C, x_mid);
+    ops::linear_forward(L.att.data(), w(base + kWo), N, Q, C, x_mid, th);
     for (int64_t i = 0; i < N * C; ++i) x_mid[i] += x[i];
     // MLP block: x_out = x_mid + (silu(n2 . Wg^T) * (n2 . Wu^T)) . Wd^T
     ops::rmsnorm_forward(x_mid, w(base + kFfnNorm), N, C, s.norm_eps, L.n2.data(), L.rstd2.data(), th);
-    ops::linear_forward(L.n2.data(), w(base + kWGate), N, C, F, L.g.data());
-    ops::linear_forward(L.n2.data(), w(base + kWUp), N, C, F, L.u.data());
+    ops::linear_forward(L.n2.data(), w(base + kWGate), N, C, F, L.g.data(), th);
+    ops::linear_forward(L.n2.data(), w(base + kWUp), N, C, F, L.u.data(), th);
     ops::swiglu_forward(L.g.data(), L.u.data(), N * F, L.a.data(), th);
-    ops::linear_forward(L.a.data(), w(base + kWDown), N, F, C, x_out);
+    ops::linear_forward(L.a.data(), w(base + kWDown), N, F, C, x_out, th);
     for (int64_t i = 0; i < N * C; ++i) x_out[i] += x_mid[i];
   }
   const size_t out_norm = 1 + size_t(s.layers) * kPerLayer;
   ops::rmsnorm_forward(A.x.back().data(), w(out_norm), N, C, s.norm_eps, A.nf.data(), A.rstdf.data(), th);
-  ops::linear_forward(A.nf.data(), w(s.tied ? 0 : out_norm + 1), N, C, s.vocab, A.logits.data());
+  ops::linear_forward(A.nf.data(), w(s.tied ? 0 : out_norm + 1), N, C, s.vocab, A.logits.data(), th);
 }
 
 // Expects A.logits to hold d(loss)/d(logits); adds every parameter's gradient to grads_.
@@ -195,7 +194,7 @@ void Transformer::backward(std::span<const int32_t> tokens, int B, int T) {
 
   // Output head and final norm; dx is d(loss)/d(residual stream) from here down.
   const size_t out_norm = 1 + size_t(s.layers) * kPerLayer, head = s.tied ? 0 : out_norm + 1;
-  ops::linear_backward(A.logits.data(), A.nf.data(), w(head), N, C, s.vocab, A.dn.data(), false, dw(head));
+  ops::linear_backward(A.logits.data(), A.nf.data(), w(head), N, C, s.vocab, A.dn.data(), false, dw(head), th);
   std::fill(A.dx.begin(), A.dx.end(), 0.0f);
   ops::rmsnorm_backward(A.dn.data(), A.x.back().data(), w(out_norm), A.rstdf.data(), N, C, A.dx.data(),
                         dw(out_norm), th);
@@ -204,22 +203,22 @@ void Transformer::backward(std::span<const int32_t> tokens, int B, int T) {
     const size_t base = 1 + size_t(l) * kPerLayer;
     auto& L = A.layers[l];
     // MLP block. dx is d(x_out) = d(x_mid) through the residual; the branch adds to it.
-    ops::linear_backward(A.dx.data(), L.a.data(), w(base + kWDown), N, F, C, A.da.data(), false, dw(base + kWDown));
+    ops::linear_backward(A.dx.data(), L.a.data(), w(base + kWDown), N, F, C, A.da.data(), false, dw(base + kWDown), th);
     ops::swiglu_backward(A.da.data(), L.g.data(), L.u.data(), N * F, A.dg.data(), A.du.data(), th);
-    ops::linear_backward(A.dg.data(), L.n2.data(), w(base + kWGate), N, C, F, A.dn.data(), false, dw(base + kWGate));
-    ops::linear_backward(A.du.data(), L.n2.data(), w(base + kWUp), N, C, F, A.dn.data(), true, dw(base + kWUp));
+    ops::linear_backward(A.dg.data(), L.n2.data(), w(base + kWGate), N, C, F, A.dn.data(), false, dw(base + kWGate), th);
+    ops::linear_backward(A.du.data(), L.n2.data(), w(base + kWUp), N, C, F, A.dn.data(), true, dw(base + kWUp), th);
     ops::rmsnorm_backward(A.dn.data(), A.x[2 * l + 1].data(), w(base + kFfnNorm), L.rstd2.data(), N, C, A.dx.data(),
                           dw(base + kFfnNorm), th);
     // Attention block. dx is now d(x_mid) = d(x) through the residual.
-    ops::linear_backward(A.dx.data(), L.att.data(), w(base + kWo), N, Q, C, A.datt.data(), false, dw(base + kWo));
+    ops::linear_backward(A.dx.data(), L.att.data(), w(base + kWo), N, Q, C, A.datt.data(), false, dw(base + kWo), th);
     ops::attention_backward(A.datt.data(), L.q.data(), L.k.data(), L.v.data(), L.probs.data(),
                             {B, T, s.heads, s.kv_heads, D}, A.dq.data(), A.dk.data(), A.dv.data(),
                             A.dscores.data(), th);
     ops::rope_backward(A.dq.data(), B, T, s.heads, D, A.rope, th);
     ops::rope_backward(A.dk.data(), B, T, s.kv_heads, D, A.rope, th);
-    ops::linear_backward(A.dq.data(), L.n1.data(), w(base + kWq), N, C, Q, A.dn.data(), false, dw(base + kWq));
-    ops::linear_backward(A.dk.data(), L.n1.data(), w(base + kWk), N, C, KV, A.dn.data(), true, dw(base + kWk));
-    ops::linear_backward(A.dv.data(), L.n1.data(), w(base + kWv), N, C, KV, A.dn.data(), true, dw(base + kWv));
+    ops::linear_backward(A.dq.data(), L.n1.data(), w(base + kWq), N, C, Q, A.dn.data(), false, dw(base + kWq), th);
+    ops::linear_backward(A.dk.data(), L.n1.data(), w(base + kWk), N, C, KV, A.dn.data(), true, dw(base + kWk), th);
+    ops::linear_backward(A.dv.data(), L.n1.data(), w(base + kWv), N, C, KV, A.dn.data(), true, dw(base + kWv), th);
     ops::rmsnorm_backward(A.dn.data(), A.x[2 * l].data(), w(base + kAttnNorm), L.rstd1.data(), N, C, A.dx.data(),
                           dw(base + kAttnNorm), th);
   }

@@ -8,6 +8,7 @@
 #include "qkv/error.h"
 #include "qkv/train.h"
 #include "train/fixtures.h"
+#include "train/gemm.h"
 #include "train/ops.h"
 
 namespace qkv::train {
@@ -34,22 +35,56 @@ void expect_close(const std::vector<float>& a, const std::vector<float>& b, doub
 TEST(TrainOps, BlasLinearEqualsScalarReference) {
   std::mt19937 rng(1);
   // Sizes that are no multiple of any SIMD width or BLAS block.
-  for (auto [N, I, O] : {std::tuple{1, 1, 1}, {7, 13, 5}, {37, 70, 101}, {130, 96, 33}}) {
+  // The last two span several of gemm.h's 128 x 128 output tiles both ways.
+  for (auto [N, I, O] : {std::tuple{1, 1, 1}, {7, 13, 5}, {37, 70, 101}, {130, 96, 33}, {300, 270, 260}}) {
     const auto x = random_floats(size_t(N) * I, rng), w = random_floats(size_t(O) * I, rng);
     const auto dy = random_floats(size_t(N) * O, rng), dx0 = random_floats(size_t(N) * I, rng);
     const auto dw0 = random_floats(size_t(O) * I, rng);
     std::vector<float> y(size_t(N) * O), y_ref(y.size());
-    ops::linear_forward(x.data(), w.data(), N, I, O, y.data());
+    ops::linear_forward(x.data(), w.data(), N, I, O, y.data(), 2);
     ops::ref::linear_forward(x.data(), w.data(), N, I, O, y_ref.data());
     expect_close(y, y_ref, 1e-5, "y");
     for (bool accumulate : {false, true}) {
       auto dx = dx0, dx_ref = dx0, dw = dw0, dw_ref = dw0;
-      ops::linear_backward(dy.data(), x.data(), w.data(), N, I, O, dx.data(), accumulate, dw.data());
+      ops::linear_backward(dy.data(), x.data(), w.data(), N, I, O, dx.data(), accumulate, dw.data(), 2);
       ops::ref::linear_backward(dy.data(), x.data(), w.data(), N, I, O, dx_ref.data(), accumulate, dw_ref.data());
       expect_close(dx, dx_ref, 1e-5, accumulate ? "dx (accumulated)" : "dx");
       expect_close(dw, dw_ref, 1e-5, "dw (always accumulated)");
     }
   }
+}
+
+TEST(TrainOps, TiledGemmEqualsScalarProductAndIgnoresTheThreadCount) {
+  // Every transposition, with strides wider than the matrices, beta 0 and 1,
+  // over shapes of one tile and of several; the bits must not move with the
+  // thread count, whatever OpenBLAS's core type and its own thread setting.
+  std::mt19937 rng(2);
+  for (auto [M, N, K] : {std::tuple{5, 3, 7}, {129, 257, 40}, {300, 130, 65}})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        const int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 2, ldc = N + 1;
+        const auto A = random_floats(size_t(ta ? K : M) * lda, rng), B = random_floats(size_t(tb ? N : K) * ldb, rng);
+        const auto C0 = random_floats(size_t(M) * ldc, rng);
+        for (float beta : {0.0f, 1.0f}) {
+          auto want = C0;
+          for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j) {
+              double sum = 0;
+              for (int64_t k = 0; k < K; ++k)
+                sum += double(ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[j * ldb + k] : B[k * ldb + j]);
+              want[i * ldc + j] = float(0.5 * sum + beta * C0[i * ldc + j]);
+            }
+          auto with = [&](int threads) {
+            auto C = C0;
+            ops::gemm(ta, tb, M, N, K, 0.5f, A.data(), lda, B.data(), ldb, beta, C.data(), ldc, threads);
+            return C;
+          };
+          const auto one = with(1);
+          expect_close(one, want, 1e-5, "gemm");
+          EXPECT_EQ(one, with(2)) << M << "x" << N << "x" << K << " ta " << ta << " tb " << tb;
+          EXPECT_EQ(one, with(3)) << M << "x" << N << "x" << K << " ta " << ta << " tb " << tb;
+        }
+      }
 }
 
 TEST(TrainOps, BlasAttentionEqualsScalarReference) {
@@ -153,8 +188,9 @@ TEST(TrainAdamW, FirstUpdateMovesEveryWeightByLrAgainstItsGradientSign) {
 
 TEST(TrainModel, GradientsAreReproducibleAndIndependentOfTheThreadCount) {
   // Exact resume needs the same bits from the same inputs. Our kernels give
-  // each output element to one thread; OpenBLAS splits its outputs, not its
-  // sums, across threads (the sizes here are large enough for it to thread).
+  // each output element to one thread, and the matrix products run as fixed
+  // tiles over single-threaded OpenBLAS (gemm.h; the ffn and vocabulary
+  // here span several tiles).
   Shape s = test::tiny_shape(300, 32);
   s.dim = 96, s.heads = 6, s.kv_heads = 3, s.ffn = 256;
   std::mt19937 rng(5);
