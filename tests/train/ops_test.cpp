@@ -35,7 +35,7 @@ void expect_close(const std::vector<float>& a, const std::vector<float>& b, doub
 TEST(TrainOps, BlasLinearEqualsScalarReference) {
   std::mt19937 rng(1);
   // Sizes that are no multiple of any SIMD width or BLAS block.
-  // The last two span several of gemm.h's 128 x 128 output tiles both ways.
+  // The last spans two of gemm.h's 256 x 256 output tiles each way.
   for (auto [N, I, O] : {std::tuple{1, 1, 1}, {7, 13, 5}, {37, 70, 101}, {130, 96, 33}, {300, 270, 260}}) {
     const auto x = random_floats(size_t(N) * I, rng), w = random_floats(size_t(O) * I, rng);
     const auto dy = random_floats(size_t(N) * O, rng), dx0 = random_floats(size_t(N) * I, rng);
@@ -189,8 +189,8 @@ TEST(TrainAdamW, FirstUpdateMovesEveryWeightByLrAgainstItsGradientSign) {
 TEST(TrainModel, GradientsAreReproducibleAndIndependentOfTheThreadCount) {
   // Exact resume needs the same bits from the same inputs. Our kernels give
   // each output element to one thread, and the matrix products run as fixed
-  // tiles over single-threaded OpenBLAS (gemm.h; the ffn and vocabulary
-  // here span several tiles).
+  // tiles over single-threaded OpenBLAS (gemm.h; the vocabulary here spans
+  // two tiles).
   Shape s = test::tiny_shape(300, 32);
   s.dim = 96, s.heads = 6, s.kv_heads = 3, s.ffn = 256;
   std::mt19937 rng(5);
