@@ -10,26 +10,17 @@
 #endif
 
 #if defined(__x86_64__)
-#include <cpuid.h>
 #include <immintrin.h>
+
+#include "qkv/cpu.h"
 #endif
 
 namespace qkv {
 namespace {
 
 #if defined(__x86_64__)
-bool has_avx512() {
-  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
-  return ok;
-}
-bool has_f16c() {
-  // clang 14 does not know __builtin_cpu_supports("f16c"): ask CPUID directly.
-  static const bool ok = [] {
-    unsigned a, b, c, d;
-    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) && __builtin_cpu_supports("avx2");
-  }();
-  return ok;
-}
+bool has_avx512() { return cpu().avx512; }
+bool has_f16c() { return cpu().avx2; }
 
 __attribute__((target("avx512f,avx512bw,avx512vl"))) size_t fp16_to_fp32_avx512(const uint16_t* src, float* dst, size_t n) {
   size_t i = 0;

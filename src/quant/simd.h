@@ -22,13 +22,13 @@
 
 #if defined(__x86_64__)
 
-#include <cpuid.h>
 #include <immintrin.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
+#include "qkv/cpu.h"
 #include "quant/ref_common.h"
 
 // QKV_AVX2 is for the kernels, whose arguments are pointers and scalars.
@@ -42,16 +42,8 @@
 
 namespace qkv::quant::simd {
 
-// AVX2 with FMA and F16C (every AVX2 CPU has both; checked all the same).
-// clang 14 does not know __builtin_cpu_supports("f16c"): CPUID tells.
-inline bool has_avx2() {
-  static const bool ok = [] {
-    unsigned a, b, c, d;
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __get_cpuid(1, &a, &b, &c, &d) &&
-           (c & bit_F16C);
-  }();
-  return ok;
-}
+// AVX2 with FMA and F16C (qkv/cpu.h).
+inline bool has_avx2() { return cpu().avx2; }
 
 constexpr int kLanes = 16;
 

@@ -9,6 +9,7 @@
 #include "qkv/fp16.h"
 #include "qkv/parallel.h"
 #include "qkv/quant.h"
+#include "runtime/attention.h"
 #include "runtime/ops.h"
 
 namespace qkv {
@@ -105,55 +106,6 @@ struct Session::Impl {
 
 namespace {
 
-float round_fp16(float v) { return fp16_to_fp32(fp32_to_fp16(v)); }
-
-// One query head against `n_keys` cached positions, computed as llama.cpp's
-// CPU flash attention does (its default): the query rounded to fp16, each
-// score accumulated in double from fp16 products, an online softmax, and the
-// value accumulator rounded to fp16 after every update. Matching its rounding
-// keeps our logits within a hair of llama.cpp's; the fp16 cache halves memory.
-void attend(const float* q, Session::Impl& seq, uint32_t layer, int64_t kv_offset, int64_t n_keys, float scale,
-            std::vector<float>& q16, std::vector<float>& k, std::vector<float>& v, std::vector<float>& acc,
-            float* out) {
-  const size_t hd = q16.size();
-  for (size_t i = 0; i < hd; ++i) q16[i] = round_fp16(q[i]);
-  std::fill(acc.begin(), acc.end(), 0.0f);
-  float max_score = -INFINITY, sum = 0.0f;
-  for (int64_t j = 0; j < n_keys; ++j) {
-    fp16_to_fp32_row(&seq.k_cache[seq.at(layer, j) + kv_offset], k.data(), hd);
-    double dot = 0;
-    for (size_t i = 0; i < hd; ++i) dot += static_cast<double>(q16[i] * k[i]);
-    const float score = static_cast<float>(dot) * scale;
-    float old_scale = 1.0f, weight = 1.0f;
-    if (score > max_score) {  // new maximum: rescale what was accumulated
-      old_scale = std::exp(max_score - score);
-      max_score = score;
-      for (size_t i = 0; i < hd; ++i) acc[i] = round_fp16(acc[i] * old_scale);
-    } else {
-      weight = std::exp(score - max_score);
-    }
-    fp16_to_fp32_row(&seq.v_cache[seq.at(layer, j) + kv_offset], v.data(), hd);
-    for (size_t i = 0; i < hd; ++i) acc[i] = round_fp16(acc[i] + v[i] * weight);
-    sum = sum * old_scale + weight;
-  }
-  const float inv = 1.0f / sum;
-  for (size_t i = 0; i < hd; ++i) out[i] = acc[i] * inv;
-}
-
-// Float32 attention: exact scores, a stable softmax, float accumulation.
-void attend_exact(const float* q, const Session::Impl& seq, uint32_t layer, int64_t kv_offset, int64_t n_keys,
-                  float scale, std::vector<float>& acc, float* out) {
-  const int64_t hd = static_cast<int64_t>(acc.size());
-  std::vector<float> scores(static_cast<size_t>(n_keys));
-  for (int64_t j = 0; j < n_keys; ++j) scores[j] = ops::dot(q, &seq.k_exact[seq.at(layer, j) + kv_offset], hd) * scale;
-  ops::softmax(scores.data(), n_keys);
-  std::fill(out, out + hd, 0.0f);
-  for (int64_t j = 0; j < n_keys; ++j) {
-    const float* vj = &seq.v_exact[seq.at(layer, j) + kv_offset];
-    for (int64_t i = 0; i < hd; ++i) out[i] += scores[j] * vj[i];
-  }
-}
-
 // Where one token of a batch goes: its session and its position there.
 struct Slot {
   Session::Impl* seq;
@@ -236,16 +188,21 @@ std::vector<std::vector<float>> forward_batch(std::span<Session::Impl* const> se
     }
     // Causal attention: a token at position p sees positions [0, p] of its own sequence.
     const int64_t attention_work = T * c.n_head * (slots.back().pos + 1) * hd * 2;
-  parallel_for(T * c.n_head, ops::threads_for(attention_work, threads), [&](int64_t begin, int64_t end) {
-      std::vector<float> q16(hd), kj(hd), vj(hd), acc(hd);
+    parallel_for(T * c.n_head, ops::threads_for(attention_work, threads), [&](int64_t begin, int64_t end) {
+      std::vector<float> scores;  // the exact path's softmax row
       for (int64_t job = begin; job < end; ++job) {
-        const int64_t t = job / c.n_head, hh = job % c.n_head, kvh = hh / group;
-        Session::Impl& seq = *slots[t].seq;
+        const int64_t t = job / c.n_head, hh = job % c.n_head, kvh = hh / group, n_keys = slots[t].pos + 1;
+        const Session::Impl& seq = *slots[t].seq;
+        const float* qh = &q[t * q_dim + hh * hd];
         float* out = &att[t * q_dim + hh * hd];
-        if (seq.exact)
-          attend_exact(&q[t * q_dim + hh * hd], seq, l, kvh * hd, slots[t].pos + 1, kq_scale, acc, out);
-        else
-          attend(&q[t * q_dim + hh * hd], seq, l, kvh * hd, slots[t].pos + 1, kq_scale, q16, kj, vj, acc, out);
+        const size_t first = seq.at(l, 0) + kvh * hd;
+        if (seq.exact) {
+          scores.resize(n_keys);
+          ops::attend_f32(qh, &seq.k_exact[first], &seq.v_exact[first], seq.kv_dim(), n_keys, hd, kq_scale,
+                          scores.data(), out);
+        } else {
+          ops::attend_f16(qh, {&seq.k_cache[first], &seq.v_cache[first], seq.kv_dim()}, n_keys, hd, kq_scale, out);
+        }
       }
     });
     ops::matmul(L.wo, att.data(), T, tmp.data(), threads);

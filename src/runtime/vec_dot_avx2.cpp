@@ -11,8 +11,9 @@
 // K-quant sub-block scales ride on the madd instead of a vector of ones.
 #include "runtime/vec_dot.h"
 
+#include "qkv/cpu.h"
+
 #if defined(__x86_64__)
-#include <cpuid.h>
 #include <immintrin.h>
 
 #include <cstring>
@@ -367,15 +368,7 @@ QKV_AVX2 float dot_float(const void* w, const void* a, int64_t n) {
 
 #undef QKV_AVX2
 
-bool cpu_has_avx2() {
-  // clang 14 does not know __builtin_cpu_supports("f16c"): ask CPUID directly.
-  static const bool ok = [] {
-    unsigned a, b, c, d;
-    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) && __builtin_cpu_supports("avx2") &&
-           __builtin_cpu_supports("fma");
-  }();
-  return ok;
-}
+bool cpu_has_avx2() { return cpu().avx2; }
 
 struct Kernel {
   TensorType type;
