@@ -3,6 +3,8 @@
 #include "qkv/parallel.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -14,6 +16,17 @@ namespace {
 
 thread_local bool t_in_pool_task = false;  // nested parallel_for runs inline
 
+void cpu_relax() {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Workers that have just finished a task spin on the generation counter for
+// a while before they sleep: a forward pass runs hundreds of small parallel
+// regions per token, and a condition-variable wake-up per region (tens of
+// microseconds) cost more than the work. Idle for longer than kSpin, they
+// sleep and cost nothing.
 class Pool {
  public:
   static Pool& instance() {
@@ -21,68 +34,92 @@ class Pool {
     return p;
   }
 
-  // Runs task(i) for i in [0, n): i = 0 on the caller, the rest on workers.
+  // Runs task(i) for i in [0, n): the caller and the workers take indices
+  // until none is left; returns when all have finished and no worker still
+  // holds the run (it lives on this stack frame).
   void run(int n, const std::function<void(int)>& task) {
     std::unique_lock call_lock(call_mu_);  // one parallel region at a time
     grow(n - 1);
-    {
-      std::lock_guard lock(mu_);
-      task_ = &task;
-      next_ = 1;
-      end_ = n;
-      pending_ = n - 1;
-      ++generation_;
+    Run r{&task, n, {0}, {n}};
+    current_.store(&r);
+    generation_.fetch_add(1);
+    if (sleepers_.load() > 0) {
+      std::lock_guard lock(mu_);  // a worker between its check and its wait sees the new generation
+      cv_work_.notify_all();
     }
-    cv_work_.notify_all();
-    run_one(task, 0);
-    std::unique_lock lock(mu_);
-    cv_done_.wait(lock, [&] { return pending_ == 0; });
-    task_ = nullptr;
+    work(r);
+    while (r.pending.load(std::memory_order_acquire) != 0) cpu_relax();
+    current_.store(nullptr);
+    while (inside_.load() != 0) cpu_relax();  // a worker that looked at r is done with it
   }
 
   ~Pool() {
+    stop_.store(true);
+    generation_.fetch_add(1);
     {
       std::lock_guard lock(mu_);
-      stop_ = true;
+      cv_work_.notify_all();
     }
-    cv_work_.notify_all();
     for (auto& t : workers_) t.join();
   }
 
  private:
-  static void run_one(const std::function<void(int)>& task, int i) {
-    t_in_pool_task = true;
-    task(i);
-    t_in_pool_task = false;
+  static constexpr auto kSpin = std::chrono::microseconds(300);
+
+  struct Run {
+    const std::function<void(int)>* task;
+    int end;
+    std::atomic<int> next, pending;
+  };
+
+  static void work(Run& r) {
+    for (int i; (i = r.next.fetch_add(1)) < r.end;) {
+      t_in_pool_task = true;
+      (*r.task)(i);
+      t_in_pool_task = false;
+      r.pending.fetch_sub(1, std::memory_order_release);
+    }
   }
 
   void grow(int n) {
     while (static_cast<int>(workers_.size()) < n) workers_.emplace_back([this] { loop(); });
   }
 
+  // Waits for a generation other than `seen`: spinning first, then asleep.
+  uint64_t wait_for_work(uint64_t seen) {
+    const auto spin_until = std::chrono::steady_clock::now() + kSpin;
+    for (int i = 0;; ++i) {
+      const uint64_t g = generation_.load(std::memory_order_acquire);
+      if (g != seen) return g;
+      cpu_relax();
+      if (i % 256 == 255 && std::chrono::steady_clock::now() > spin_until) break;
+    }
+    std::unique_lock lock(mu_);
+    sleepers_.fetch_add(1);
+    cv_work_.wait(lock, [&] { return generation_.load() != seen; });
+    sleepers_.fetch_sub(1);
+    return generation_.load(std::memory_order_acquire);
+  }
+
   void loop() {
     uint64_t seen = 0;
     for (;;) {
-      std::unique_lock lock(mu_);
-      cv_work_.wait(lock, [&] { return stop_ || (generation_ != seen && next_ < end_); });
-      if (stop_) return;
-      const int i = next_++;
-      if (next_ >= end_) seen = generation_;
-      const auto* task = task_;
-      lock.unlock();
-      run_one(*task, i);
-      lock.lock();
-      if (--pending_ == 0) cv_done_.notify_one();
+      seen = wait_for_work(seen);
+      if (stop_.load()) return;
+      // Announce before looking, so that run() cannot retire a Run we are about to use.
+      inside_.fetch_add(1);
+      if (Run* r = current_.load()) work(*r);
+      inside_.fetch_sub(1);
     }
   }
 
   std::mutex call_mu_, mu_;
-  std::condition_variable cv_work_, cv_done_;
+  std::condition_variable cv_work_;
   std::vector<std::thread> workers_;
-  const std::function<void(int)>* task_ = nullptr;
-  int next_ = 0, end_ = 0, pending_ = 0;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
+  std::atomic<Run*> current_{nullptr};
+  std::atomic<int> inside_{0}, sleepers_{0};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stop_{false};
 };
 
 }  // namespace
