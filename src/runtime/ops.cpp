@@ -50,20 +50,22 @@ void matmul(const Weight& w, const float* x, int64_t T, float* y, int threads) {
     // As llama.cpp does: each token's activations are quantized once, then
     // every output is one integer dot product against a weight row as stored.
     const VecDotFn dot_row = vec_dot_kernel(w.type);
+    const VecDotVariant* best = T > 1 ? vec_dot_best(w.type) : nullptr;
+    const VecDotRowsFn dot_rows = best ? best->rows : nullptr;
+    const int64_t step = dot_rows ? best->max_tokens : 1;
     const size_t ab = activation_row_bytes(act, cols);
     thread_local std::vector<uint8_t> act_buffer;
     act_buffer.resize(static_cast<size_t>(T) * ab);
     for (int64_t t = 0; t < T; ++t) quantize_activations(act, x + t * cols, &act_buffer[t * ab], cols);
     const uint8_t* acts = act_buffer.data();  // the workers must see this thread's buffer
-    const VecDotRowsFn dot_rows = T > 1 ? vec_dot_rows_avx2(w.type) : nullptr;
     parallel_for(rows, threads_for(rows * cols * T, threads), [&](int64_t begin, int64_t end) {
       // A tile of rows stays in L1 while every token passes over it.
       for (int64_t r0 = begin; r0 < end; r0 += kTile) {
         const int64_t r1 = std::min(r0 + kTile, end);
-        if (dot_rows) {  // up to kMaxDotTokens tokens per pass over a row
+        if (dot_rows) {  // up to `step` tokens per pass over a row
           float out[kMaxDotTokens];
-          for (int64_t t = 0; t < T; t += kMaxDotTokens) {
-            const int nt = static_cast<int>(std::min<int64_t>(kMaxDotTokens, T - t));
+          for (int64_t t = 0; t < T; t += step) {
+            const int nt = static_cast<int>(std::min<int64_t>(step, T - t));
             for (int64_t r = r0; r < r1; ++r) {
               dot_rows(w.data + r * rs, acts + t * ab, ab, nt, cols, out);
               for (int k = 0; k < nt; ++k) y[(t + k) * rows + r] = out[k];

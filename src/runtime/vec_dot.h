@@ -8,7 +8,7 @@
 //
 // Every kernel has a scalar reference (vec_dot_ref.cpp, the arithmetic of
 // ggml's ggml_vec_dot_<w>_<a>_generic) and may have SIMD fast paths
-// (vec_dot_avx2.cpp) chosen at run time. Integer parts are exact in all of
+// (vec_dot_avx2.cpp, vec_dot_avx512.cpp) chosen at run time. Integer parts are exact in all of
 // them; only the order of the float additions differs.
 //
 // Activation block layouts (little-endian, as in ggml-common.h):
@@ -51,29 +51,32 @@ VecDotFn vec_dot_kernel(TensorType type);
 // The scalar reference for `type` (nullptr when none): vec_dot_ref.cpp.
 VecDotFn vec_dot_reference(TensorType type);
 
+// One weight row against several tokens' activations at once: out[t] =
+// dot(w, a + t * stride) for t < n_tokens (1..max_tokens of its variant).
+// Each weight block is unpacked once for all of them, which is what makes a
+// batch or a prompt cheaper per token than generation; every out[t] has
+// exactly the bits of the same variant's one-token kernel for that row alone.
+inline constexpr int kMaxDotTokens = 8;  // the most any variant takes
+using VecDotRowsFn = void (*)(const void* w, const void* a, size_t stride, int n_tokens, int64_t n, float* out);
+
 // One SIMD implementation of a weight type's dot product.
 struct VecDotVariant {
-  const char* isa;  // "avx2", ...
-  VecDotFn fn;
+  TensorType type;
+  const char* isa;     // "avx2", "avx512_vnni"
+  VecDotFn one;        // one token
+  VecDotRowsFn rows;   // several tokens, or nullptr (loop over `one`)
+  int max_tokens;      // what `rows` takes per call
 };
-// Every SIMD kernel for `type` that this CPU can run, fastest last (tests
-// hold each one to the reference).
+// Every SIMD variant for `type` that this CPU can run, fastest last (tests
+// hold each one to the reference, and its `rows` to its `one`).
 std::vector<VecDotVariant> vec_dot_variants(TensorType type);
+// The fastest of them, or nullptr (the reference serves).
+const VecDotVariant* vec_dot_best(TensorType type);
 
-// The AVX2 kernels (vec_dot_avx2.cpp): nullptr for a type without one or on
-// a CPU without AVX2 + FMA + F16C.
-VecDotFn vec_dot_avx2(TensorType type);
-
-// One weight row against several tokens' activations at once: out[t] =
-// dot(w, a + t * stride) for t < n_tokens (1..kMaxDotTokens). Each weight
-// block is unpacked once for all of them, which is what makes a batch or a
-// prompt cheaper per token than generation; every out[t] has exactly the bits
-// vec_dot_kernel(type) gives for that row alone.
-inline constexpr int kMaxDotTokens = 4;
-using VecDotRowsFn = void (*)(const void* w, const void* a, size_t stride, int n_tokens, int64_t n, float* out);
-// nullptr for a type without such a kernel on this CPU (the caller loops over
-// tokens with vec_dot_kernel instead).
-VecDotRowsFn vec_dot_rows_avx2(TensorType type);
+// Per instruction set (vec_dot_avx2.cpp, vec_dot_avx512.cpp): nullptr for a
+// type without a kernel there or a CPU without the instructions (qkv/cpu.h).
+const VecDotVariant* vec_dot_avx2(TensorType type);
+const VecDotVariant* vec_dot_avx512(TensorType type);
 
 // Block fields that the reference and the SIMD kernels both decode.
 namespace detail {

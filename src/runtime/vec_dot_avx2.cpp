@@ -320,7 +320,6 @@ struct WithMin {
 template <int kT> struct Q4K { static constexpr auto run = dot_q45_K_n<false, kT>; };
 template <int kT> struct Q5K { static constexpr auto run = dot_q45_K_n<true, kT>; };
 template <int kT> struct Q6K { static constexpr auto run = dot_q6_K_n<kT>; };
-static_assert(kMaxDotTokens == 4, "dot_rows instantiates 1..4 tokens");
 
 // IQ4_XS: the levels are signed, so the sign moves onto the activations; the
 // 6-bit block scale rides on the madd. One float scale per super-block.
@@ -370,58 +369,45 @@ QKV_AVX2 float dot_float(const void* w, const void* a, int64_t n) {
 
 bool cpu_has_avx2() { return cpu().avx2; }
 
-struct Kernel {
-  TensorType type;
-  VecDotFn fn;
-};
+constexpr int kTokens = 4;
+static_assert(kTokens <= kMaxDotTokens);
 
-const Kernel kKernels[] = {
-    {TensorType::F32, dot_float<4, load8_f32, scalar_f32>},
-    {TensorType::F16, dot_float<2, load8_f16, detail::load_half>},
-    {TensorType::BF16, dot_float<2, load8_bf16, scalar_bf16>},
-    {TensorType::Q4_0, dot_one<dot_symmetric_n<18, levels_q4_0, 1>>},
-    {TensorType::Q4_1, dot_one<dot_with_min_n<20, levels_q4_1, 1>>},
-    {TensorType::Q5_0, dot_one<dot_symmetric_n<22, levels_q5_0, 1>>},
-    {TensorType::Q5_1, dot_one<dot_with_min_n<24, levels_q5_1, 1>>},
-    {TensorType::Q8_0, dot_one<dot_symmetric_n<34, levels_q8_0, 1>>},
-    {TensorType::IQ4_NL, dot_one<dot_symmetric_n<18, levels_iq4_nl, 1>>},
-    {TensorType::Q2_K, dot_q2_K},
-    {TensorType::Q3_K, dot_q3_K},
-    {TensorType::Q4_K, dot_one<dot_q45_K_n<false, 1>>},
-    {TensorType::Q5_K, dot_one<dot_q45_K_n<true, 1>>},
-    {TensorType::Q6_K, dot_one<dot_q6_K_n<1>>},
-    {TensorType::IQ4_XS, dot_iq4_xs},
+const VecDotVariant kKernels[] = {
+    {TensorType::F32, "avx2", dot_float<4, load8_f32, scalar_f32>, nullptr, 1},
+    {TensorType::F16, "avx2", dot_float<2, load8_f16, detail::load_half>, nullptr, 1},
+    {TensorType::BF16, "avx2", dot_float<2, load8_bf16, scalar_bf16>, nullptr, 1},
+    {TensorType::Q4_0, "avx2", dot_one<dot_symmetric_n<18, levels_q4_0, 1>>, dot_rows<Symmetric<18, levels_q4_0>::K>,
+     kTokens},
+    {TensorType::Q4_1, "avx2", dot_one<dot_with_min_n<20, levels_q4_1, 1>>, dot_rows<WithMin<20, levels_q4_1>::K>,
+     kTokens},
+    {TensorType::Q5_0, "avx2", dot_one<dot_symmetric_n<22, levels_q5_0, 1>>, dot_rows<Symmetric<22, levels_q5_0>::K>,
+     kTokens},
+    {TensorType::Q5_1, "avx2", dot_one<dot_with_min_n<24, levels_q5_1, 1>>, dot_rows<WithMin<24, levels_q5_1>::K>,
+     kTokens},
+    {TensorType::Q8_0, "avx2", dot_one<dot_symmetric_n<34, levels_q8_0, 1>>, dot_rows<Symmetric<34, levels_q8_0>::K>,
+     kTokens},
+    {TensorType::IQ4_NL, "avx2", dot_one<dot_symmetric_n<18, levels_iq4_nl, 1>>,
+     dot_rows<Symmetric<18, levels_iq4_nl>::K>, kTokens},
+    {TensorType::Q2_K, "avx2", dot_q2_K, nullptr, 1},
+    {TensorType::Q3_K, "avx2", dot_q3_K, nullptr, 1},
+    {TensorType::Q4_K, "avx2", dot_one<dot_q45_K_n<false, 1>>, dot_rows<Q4K>, kTokens},
+    {TensorType::Q5_K, "avx2", dot_one<dot_q45_K_n<true, 1>>, dot_rows<Q5K>, kTokens},
+    {TensorType::Q6_K, "avx2", dot_one<dot_q6_K_n<1>>, dot_rows<Q6K>, kTokens},
+    {TensorType::IQ4_XS, "avx2", dot_iq4_xs, nullptr, 1},
 };
 
 }  // namespace
 
-VecDotFn vec_dot_avx2(TensorType type) {
+const VecDotVariant* vec_dot_avx2(TensorType type) {
   if (!cpu_has_avx2()) return nullptr;
   for (const auto& k : kKernels)
-    if (k.type == type) return k.fn;
+    if (k.type == type) return &k;
   return nullptr;
-}
-
-VecDotRowsFn vec_dot_rows_avx2(TensorType type) {
-  if (!cpu_has_avx2()) return nullptr;
-  switch (type) {
-    case TensorType::Q4_0: return dot_rows<Symmetric<18, levels_q4_0>::K>;
-    case TensorType::Q4_1: return dot_rows<WithMin<20, levels_q4_1>::K>;
-    case TensorType::Q5_0: return dot_rows<Symmetric<22, levels_q5_0>::K>;
-    case TensorType::Q5_1: return dot_rows<WithMin<24, levels_q5_1>::K>;
-    case TensorType::Q8_0: return dot_rows<Symmetric<34, levels_q8_0>::K>;
-    case TensorType::IQ4_NL: return dot_rows<Symmetric<18, levels_iq4_nl>::K>;
-    case TensorType::Q4_K: return dot_rows<Q4K>;
-    case TensorType::Q5_K: return dot_rows<Q5K>;
-    case TensorType::Q6_K: return dot_rows<Q6K>;
-    default: return nullptr;
-  }
 }
 
 #else  // not x86-64: the references serve
 
-VecDotFn vec_dot_avx2(TensorType) { return nullptr; }
-VecDotRowsFn vec_dot_rows_avx2(TensorType) { return nullptr; }
+const VecDotVariant* vec_dot_avx2(TensorType) { return nullptr; }
 
 #endif
 

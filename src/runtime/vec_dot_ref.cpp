@@ -1,8 +1,8 @@
 // Scalar reference dot products, one per weight type: the readable definition
 // of each kernel, with the arithmetic of ggml's ggml_vec_dot_<w>_<a>_generic
 // (quants.c): an exact integer sum per block or sub-block, times the scales
-// in float. The SIMD kernels (vec_dot_avx2.cpp) must equal these up to the
-// order of float additions. The dispatch table is at the end of the file.
+// in float. The SIMD kernels (vec_dot_avx2.cpp, vec_dot_avx512.cpp) must equal these up to the
+// order of float additions. The dispatch is at the end of the file.
 //
 // Weight block layouts (ggml-common.h), x the dequantized value:
 //   Q4_0   d, qs[16]                      x = d * (q - 8)
@@ -287,12 +287,18 @@ VecDotFn vec_dot_reference(TensorType type) {
 
 std::vector<VecDotVariant> vec_dot_variants(TensorType type) {
   std::vector<VecDotVariant> v;
-  if (VecDotFn f = vec_dot_avx2(type)) v.push_back({"avx2", f});
+  for (const VecDotVariant* f : {vec_dot_avx2(type), vec_dot_avx512(type)})
+    if (f) v.push_back(*f);
   return v;
 }
 
+const VecDotVariant* vec_dot_best(TensorType type) {
+  if (const VecDotVariant* f = vec_dot_avx512(type)) return f;
+  return vec_dot_avx2(type);
+}
+
 VecDotFn vec_dot_kernel(TensorType type) {
-  if (VecDotFn f = vec_dot_avx2(type)) return f;
+  if (const VecDotVariant* f = vec_dot_best(type)) return f->one;
   return vec_dot_reference(type);
 }
 
