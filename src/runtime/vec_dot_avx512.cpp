@@ -85,18 +85,32 @@ QKV_VNNI inline __m256i levels_iq4_nl(const uint8_t* b) {
 template <int kBytes, __m256i (*levels)(const uint8_t*), int kTokens>
 QKV_VNNI void dot_symmetric_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
   const uint8_t* x = bytes(w);
-  __m256 acc[kTokens];
-  for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
+  // Even blocks add into acc[0], odd ones into acc[1]: two chains of FMAs
+  // hide their latency when there are few tokens.
+  __m256 acc[2][kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[0][t] = acc[1][t] = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / QK; ++i, x += kBytes) {
     const __m256i v = levels(x), magnitude = _mm256_abs_epi8(v);
     const float dx = half(x);
     for (int t = 0; t < kTokens; ++t) {
       const uint8_t* y = bytes(a) + t * stride + i * kQ8_0Bytes;
       const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), magnitude, _mm256_sign_epi8(load32(y + 2), v));
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * half(y)), _mm256_cvtepi32_ps(sums), acc[t]);
+      acc[i & 1][t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * half(y)), _mm256_cvtepi32_ps(sums), acc[i & 1][t]);
     }
   }
-  for (int t = 0; t < kTokens; ++t) out[t] = hsum(acc[t]);
+  for (int t = 0; t < kTokens; ++t) out[t] = hsum(_mm256_add_ps(acc[0][t], acc[1][t]));
+}
+
+// Integer sums may be split into independent chains (added at the end, an
+// exact result whatever the order): few tokens get more chains to hide the
+// latency of vpdpwssd, many tokens have enough independent work already.
+template <int kTokens>
+inline constexpr int kChains = kTokens <= 2 ? 4 : kTokens <= 4 ? 2 : 1;
+
+QKV_VNNI inline __m256i sum_chains(const __m256i* c, int n) {
+  __m256i s = c[0];
+  for (int k = 1; k < n; ++k) s = _mm256_add_epi32(s, c[k]);
+  return s;
 }
 
 // Q4_K and Q5_K: per 64 elements, 32 bytes of qs (low nibbles first); Q5_K's
@@ -114,8 +128,10 @@ QKV_VNNI void dot_q45_K_n(const void* w, const void* a, size_t stride, int64_t n
     uint8_t scales[8], mn[8];
     detail::k4_scales_mins(x + 4, scales, mn);
     const uint8_t* y = bytes(a) + i * kQ8KBytes;
-    __m256i isum[kTokens];
-    for (int t = 0; t < kTokens; ++t) isum[t] = _mm256_setzero_si256();
+    constexpr int C = kChains<kTokens>;
+    __m256i isum[kTokens][C];
+    for (int t = 0; t < kTokens; ++t)
+      for (int c = 0; c < C; ++c) isum[t][c] = _mm256_setzero_si256();
     __m256i hbits = kFifthBit ? load32(x + 16) : _mm256_setzero_si256();
     for (int j = 0; j < 4; ++j, hbits = shr<2>(hbits)) {
       const __m256i q = load32(x + kQs + 32 * j);
@@ -127,8 +143,10 @@ QKV_VNNI void dot_q45_K_n(const void* w, const void* a, size_t stride, int64_t n
       const __m256i scale_lo = _mm256_set1_epi16(scales[2 * j]), scale_hi = _mm256_set1_epi16(scales[2 * j + 1]);
       for (int t = 0; t < kTokens; ++t) {
         const uint8_t* q8 = y + t * stride + 4 + 64 * j;
-        isum[t] = _mm256_dpwssd_epi32(isum[t], _mm256_maddubs_epi16(lo, load32(q8)), scale_lo);
-        isum[t] = _mm256_dpwssd_epi32(isum[t], _mm256_maddubs_epi16(hi, load32(q8 + 32)), scale_hi);
+        __m256i& c0 = isum[t][(2 * j) % C];
+        __m256i& c1 = isum[t][(2 * j + 1) % C];
+        c0 = _mm256_dpwssd_epi32(c0, _mm256_maddubs_epi16(lo, load32(q8)), scale_lo);
+        c1 = _mm256_dpwssd_epi32(c1, _mm256_maddubs_epi16(hi, load32(q8 + 32)), scale_hi);
       }
     }
     // Each min covers two 16-element activation sums.
@@ -141,7 +159,7 @@ QKV_VNNI void dot_q45_K_n(const void* w, const void* a, size_t stride, int64_t n
       const uint8_t* yt = y + t * stride;
       const float dy = f32(yt);
       const __m256i mins = _mm256_madd_epi16(load32(yt + 4 + QK_K), min16);
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * dy), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * dy), _mm256_cvtepi32_ps(sum_chains(isum[t], C)), acc[t]);
       acc_min[t] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * dy), _mm256_cvtepi32_ps(mins), acc_min[t]);
     }
   }
@@ -158,12 +176,15 @@ QKV_VNNI void dot_q6_K_n(const void* w, const void* a, size_t stride, int64_t n,
   for (int64_t i = 0; i < n / QK_K; ++i, x += 210) {
     const int8_t* scales = reinterpret_cast<const int8_t*>(x + 192);
     const uint8_t* y = bytes(a) + i * kQ8KBytes;
-    __m256i isum[kTokens];
+    constexpr int C = kChains<kTokens>;
+    __m256i isum[kTokens][C];
     const __m256i scales16 = _mm256_cvtepi8_epi16(load16(x + 192));
-    // -32 * sum over 16-element groups of scale * bsum, as the sum's starting value.
-    for (int t = 0; t < kTokens; ++t)
-      isum[t] = _mm256_slli_epi32(_mm256_madd_epi16(load32(y + t * stride + 4 + QK_K), _mm256_sub_epi16(
-                                                        _mm256_setzero_si256(), scales16)), 5);
+    // -32 * sum over 16-element groups of scale * bsum, as the first chain's starting value.
+    for (int t = 0; t < kTokens; ++t) {
+      isum[t][0] = _mm256_slli_epi32(
+          _mm256_madd_epi16(load32(y + t * stride + 4 + QK_K), _mm256_sub_epi16(_mm256_setzero_si256(), scales16)), 5);
+      for (int c = 1; c < C; ++c) isum[t][c] = _mm256_setzero_si256();
+    }
     for (int c = 0; c < 2; ++c) {
       const __m256i ql0 = load32(x + 64 * c), ql1 = load32(x + 64 * c + 32);
       __m256i qh = load32(x + 128 + 32 * c);
@@ -174,13 +195,16 @@ QKV_VNNI void dot_q6_K_n(const void* w, const void* a, size_t stride, int64_t n,
         const __m256i u = _mm256_or_si256(nibbles[g], _mm256_slli_epi16(_mm256_and_si256(qh, bytes_of(3)), 4));
         const int s = 8 * c + 2 * g;
         const __m256i sc = _mm256_set_m128i(_mm_set1_epi16(scales[s + 1]), _mm_set1_epi16(scales[s]));
-        for (int t = 0; t < kTokens; ++t)
-          isum[t] = _mm256_dpwssd_epi32(isum[t], _mm256_maddubs_epi16(u, load32(y + t * stride + 4 + 16 * s)), sc);
+        for (int t = 0; t < kTokens; ++t) {
+          __m256i& chain = isum[t][(4 * c + g) % C];
+          chain = _mm256_dpwssd_epi32(chain, _mm256_maddubs_epi16(u, load32(y + t * stride + 4 + 16 * s)), sc);
+        }
       }
     }
     const float d = half(x + 208);
     for (int t = 0; t < kTokens; ++t)
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * f32(y + t * stride)), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * f32(y + t * stride)), _mm256_cvtepi32_ps(sum_chains(isum[t], C)),
+                               acc[t]);
   }
   for (int t = 0; t < kTokens; ++t) out[t] = hsum(acc[t]);
 }
