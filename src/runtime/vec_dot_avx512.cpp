@@ -1,19 +1,26 @@
-// AVX-512 VNNI dot products (256-bit registers through AVX512VL), chosen at
-// run time: the integer sums of the references in vec_dot_ref.cpp, with
+// AVX-512 dot products, chosen at run time. For the quantized types, VNNI in
+// 256-bit registers (through AVX512VL): the integer sums of the references in vec_dot_ref.cpp, with
 // vpdpbusd / vpdpwssd fusing the multiply and the add that AVX2 spends two
 // or three instructions on, and up to kTokens = 8 activation rows per pass
 // over a weight row (more registers than AVX2 has).
 //
-// 256-bit rather than 512-bit registers: the blocks are 32 bytes, and on the
-// machines this is tuned for (AMD Zen 4) a 512-bit operation costs two
-// 256-bit ones, so the wider form would only add shuffles.
+// 256-bit registers match the 32-byte blocks; 512-bit ones would need a
+// shuffle to pair the activations of two blocks. The 16-bit float kernels
+// (no blocks) use 512-bit registers.
 //
 // Per output the float arithmetic does not depend on kTokens: each token has
 // its own accumulators, updated in block order, and summed across lanes once
 // at the end. So a token's result is the same bits in a batch as alone.
 #include "runtime/vec_dot.h"
 
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12 warns falsely inside its own AVX-512 intrinsic headers (GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 #include "qkv/cpu.h"
+#include "qkv/fp16.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -209,6 +216,201 @@ QKV_VNNI void dot_q6_K_n(const void* w, const void* a, size_t stride, int64_t n,
   for (int t = 0; t < kTokens; ++t) out[t] = hsum(acc[t]);
 }
 
+// Q2_K: 2-bit levels, a 4-bit scale and a 4-bit min per 16 elements; the
+// mins come off through the activations' 16-element sums.
+template <int kTokens>
+QKV_VNNI void dot_q2_K_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
+  const uint8_t* x = bytes(w);
+  __m256 acc[kTokens], acc_min[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = acc_min[t] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / QK_K; ++i, x += 84) {
+    const uint8_t* sc = x;
+    const uint8_t* y = bytes(a) + i * kQ8KBytes;
+    constexpr int C = kChains<kTokens>;
+    __m256i isum[kTokens][C];
+    for (int t = 0; t < kTokens; ++t)
+      for (int c = 0; c < C; ++c) isum[t][c] = _mm256_setzero_si256();
+    for (int c = 0; c < 2; ++c) {
+      __m256i q = load32(x + 16 + 32 * c);
+      for (int g = 0; g < 4; ++g, q = shr<2>(q)) {
+        const int s = 8 * c + 2 * g;  // first of the group's two sub-blocks
+        const __m256i u = _mm256_and_si256(q, bytes_of(3));
+        const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[s + 1] & 0xF), _mm_set1_epi16(sc[s] & 0xF));
+        for (int t = 0; t < kTokens; ++t) {
+          __m256i& chain = isum[t][(4 * c + g) % C];
+          chain = _mm256_dpwssd_epi32(chain, _mm256_maddubs_epi16(u, load32(y + t * stride + 4 + 16 * s)), scale);
+        }
+      }
+    }
+    const __m256i min16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(load16(sc), 4), _mm_set1_epi8(0xF)));
+    const float d = half(x + 80), dmin = half(x + 82);
+    for (int t = 0; t < kTokens; ++t) {
+      const uint8_t* yt = y + t * stride;
+      const float dy = f32(yt);
+      const __m256i mins = _mm256_madd_epi16(load32(yt + 4 + QK_K), min16);
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * dy), _mm256_cvtepi32_ps(sum_chains(isum[t], C)), acc[t]);
+      acc_min[t] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * dy), _mm256_cvtepi32_ps(mins), acc_min[t]);
+    }
+  }
+  for (int t = 0; t < kTokens; ++t) out[t] = hsum(acc[t]) - hsum(acc_min[t]);
+}
+
+// Q3_K's levels go in unsigned (q + 4 * hbit, 0..7); the bias of 4 comes off
+// as 4 * scale * bsum per 16 elements, the first chain's starting value.
+template <int kTokens>
+QKV_VNNI void dot_q3_K_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
+  const uint8_t* x = bytes(w);
+  __m256 acc[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / QK_K; ++i, x += 110) {
+    int8_t scales[16];
+    detail::q3_K_scales(x + 96, scales);
+    const uint8_t* y = bytes(a) + i * kQ8KBytes;
+    const __m256i scales16 = _mm256_cvtepi8_epi16(load16(reinterpret_cast<const uint8_t*>(scales)));
+    constexpr int C = kChains<kTokens>;
+    __m256i isum[kTokens][C];
+    for (int t = 0; t < kTokens; ++t) {
+      isum[t][0] = _mm256_slli_epi32(
+          _mm256_madd_epi16(load32(y + t * stride + 4 + QK_K), _mm256_sub_epi16(_mm256_setzero_si256(), scales16)), 2);
+      for (int c = 1; c < C; ++c) isum[t][c] = _mm256_setzero_si256();
+    }
+    __m256i hbits = load32(x);
+    for (int c = 0; c < 2; ++c) {
+      __m256i q = load32(x + 32 + 32 * c);
+      for (int g = 0; g < 4; ++g, q = shr<2>(q), hbits = shr<1>(hbits)) {
+        const int s = 8 * c + 2 * g;
+        const __m256i u = _mm256_or_si256(_mm256_and_si256(q, bytes_of(3)),
+                                          _mm256_slli_epi16(_mm256_and_si256(hbits, bytes_of(1)), 2));
+        const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(scales[s + 1]), _mm_set1_epi16(scales[s]));
+        for (int t = 0; t < kTokens; ++t) {
+          __m256i& chain = isum[t][(4 * c + g) % C];
+          chain = _mm256_dpwssd_epi32(chain, _mm256_maddubs_epi16(u, load32(y + t * stride + 4 + 16 * s)), scale);
+        }
+      }
+    }
+    const float d = half(x + 108);
+    for (int t = 0; t < kTokens; ++t)
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * f32(y + t * stride)), _mm256_cvtepi32_ps(sum_chains(isum[t], C)),
+                               acc[t]);
+  }
+  for (int t = 0; t < kTokens; ++t) out[t] = hsum(acc[t]);
+}
+
+// IQ4_XS: signed levels, so |w| goes in unsigned and the sign onto the
+// activations; the 6-bit block scale rides on vpdpwssd.
+template <int kTokens>
+QKV_VNNI void dot_iq4_xs_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
+  const uint8_t* x = bytes(w);
+  __m256 acc[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / QK_K; ++i, x += 136) {
+    const uint8_t* y = bytes(a) + i * kQ8KBytes;
+    constexpr int C = kChains<kTokens>;
+    __m256i isum[kTokens][C];
+    for (int t = 0; t < kTokens; ++t)
+      for (int c = 0; c < C; ++c) isum[t][c] = _mm256_setzero_si256();
+    for (int ib = 0; ib < QK_K / QK; ++ib) {
+      const __m256i v = levels_iq4_nl(x + 6 + 16 * ib);  // qs of block ib start at 8 + 16 ib
+      const __m256i magnitude = _mm256_abs_epi8(v);
+      const __m256i scale = _mm256_set1_epi16(static_cast<short>(detail::iq4_xs_scale(x, ib) - 32));
+      for (int t = 0; t < kTokens; ++t) {
+        __m256i& chain = isum[t][ib % C];
+        const __m256i q8 = _mm256_sign_epi8(load32(y + t * stride + 4 + QK * ib), v);
+        chain = _mm256_dpwssd_epi32(chain, _mm256_maddubs_epi16(magnitude, q8), scale);
+      }
+    }
+    const float d = half(x);
+    for (int t = 0; t < kTokens; ++t)
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * f32(y + t * stride)), _mm256_cvtepi32_ps(sum_chains(isum[t], C)),
+                               acc[t]);
+  }
+  for (int t = 0; t < kTokens; ++t) out[t] = hsum(acc[t]);
+}
+
+// ---- 16-bit floats, in 512-bit registers ---------------------------------------
+// Each token has two accumulators of 16 lanes (alternate 32-element halves of
+// each 64-element step); the tail past the last whole step is summed in
+// scalar code. fp16 is widened exactly (vcvtph2ps); bf16 pairs go through
+// vdpbf16ps, whose products are exact and whose adds round to nearest (with
+// denormals flushed, as llama.cpp's BF16 path on these CPUs does).
+
+#define QKV_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+#define QKV_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")))
+
+QKV_AVX512 inline __m512 load16_f16(const uint8_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+template <int kTokens>
+QKV_AVX512 void dot_f16_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
+  const uint8_t* x = bytes(w);
+  __m512 acc[2][kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[0][t] = acc[1][t] = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512 w0 = load16_f16(x + 2 * i), w1 = load16_f16(x + 2 * i + 32);
+    for (int t = 0; t < kTokens; ++t) {
+      const uint8_t* y = bytes(a) + t * stride + 2 * i;
+      acc[0][t] = _mm512_fmadd_ps(w0, load16_f16(y), acc[0][t]);
+      acc[1][t] = _mm512_fmadd_ps(w1, load16_f16(y + 32), acc[1][t]);
+    }
+  }
+  for (int t = 0; t < kTokens; ++t) {
+    const uint8_t* y = bytes(a) + t * stride;
+    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc[0][t], acc[1][t]));
+    for (int64_t k = i; k < n; ++k) sum += detail::load_half(x + 2 * k) * detail::load_half(y + 2 * k);
+    out[t] = sum;
+  }
+}
+
+inline float bf16_at(const uint8_t* p) { return bf16_to_fp32(static_cast<uint16_t>(p[0] | p[1] << 8)); }
+
+template <int kTokens>
+QKV_AVX512_BF16 void dot_bf16_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
+  const uint8_t* x = bytes(w);
+  __m512 acc[2][kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[0][t] = acc[1][t] = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    const __m512bh w0 = (__m512bh)_mm512_loadu_si512(x + 2 * i), w1 = (__m512bh)_mm512_loadu_si512(x + 2 * i + 64);
+    for (int t = 0; t < kTokens; ++t) {
+      const uint8_t* y = bytes(a) + t * stride + 2 * i;
+      acc[0][t] = _mm512_dpbf16_ps(acc[0][t], w0, (__m512bh)_mm512_loadu_si512(y));
+      acc[1][t] = _mm512_dpbf16_ps(acc[1][t], w1, (__m512bh)_mm512_loadu_si512(y + 64));
+    }
+  }
+  for (int t = 0; t < kTokens; ++t) {
+    const uint8_t* y = bytes(a) + t * stride;
+    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc[0][t], acc[1][t]));
+    for (int64_t k = i; k < n; ++k) sum += bf16_at(x + 2 * k) * bf16_at(y + 2 * k);
+    out[t] = sum;
+  }
+}
+
+template <void (*kMulti)(const void*, const void*, size_t, int64_t, float*)>
+QKV_AVX512 float dot_one_f(const void* w, const void* a, int64_t n) {
+  float out;
+  kMulti(w, a, 0, n, &out);
+  return out;
+}
+template <template <int> class K>
+QKV_AVX512 void dot_rows_f(const void* w, const void* a, size_t stride, int n_tokens, int64_t n, float* out) {
+  switch (n_tokens) {
+    case 1: return K<1>::run(w, a, stride, n, out);
+    case 2: return K<2>::run(w, a, stride, n, out);
+    case 3: return K<3>::run(w, a, stride, n, out);
+    default: return K<4>::run(w, a, stride, n, out);
+  }
+}
+template <int kT> struct F16 { static constexpr auto run = dot_f16_n<kT>; };
+template <int kT> struct BF16 { static constexpr auto run = dot_bf16_n<kT>; };
+
+const VecDotVariant kF16 = {TensorType::F16, "avx512", dot_one_f<dot_f16_n<1>>, dot_rows_f<F16>, 4};
+const VecDotVariant kBF16 = {TensorType::BF16, "avx512_bf16", dot_one_f<dot_bf16_n<1>>, dot_rows_f<BF16>, 4};
+
+#undef QKV_AVX512
+#undef QKV_AVX512_BF16
+
 template <void (*kMulti)(const void*, const void*, size_t, int64_t, float*)>
 QKV_VNNI float dot_one(const void* w, const void* a, int64_t n) {
   float out;
@@ -236,6 +438,9 @@ struct Symmetric {
 template <int kT> struct Q4K { static constexpr auto run = dot_q45_K_n<false, kT>; };
 template <int kT> struct Q5K { static constexpr auto run = dot_q45_K_n<true, kT>; };
 template <int kT> struct Q6K { static constexpr auto run = dot_q6_K_n<kT>; };
+template <int kT> struct Q2K { static constexpr auto run = dot_q2_K_n<kT>; };
+template <int kT> struct Q3K { static constexpr auto run = dot_q3_K_n<kT>; };
+template <int kT> struct IQ4XS { static constexpr auto run = dot_iq4_xs_n<kT>; };
 
 const VecDotVariant kKernels[] = {
     {TensorType::Q4_0, "avx512_vnni", dot_one<dot_symmetric_n<18, levels_q4_0, 1>>,
@@ -249,6 +454,9 @@ const VecDotVariant kKernels[] = {
     {TensorType::Q4_K, "avx512_vnni", dot_one<dot_q45_K_n<false, 1>>, dot_rows<Q4K>, kTokensMax},
     {TensorType::Q5_K, "avx512_vnni", dot_one<dot_q45_K_n<true, 1>>, dot_rows<Q5K>, kTokensMax},
     {TensorType::Q6_K, "avx512_vnni", dot_one<dot_q6_K_n<1>>, dot_rows<Q6K>, kTokensMax},
+    {TensorType::Q2_K, "avx512_vnni", dot_one<dot_q2_K_n<1>>, dot_rows<Q2K>, kTokensMax},
+    {TensorType::Q3_K, "avx512_vnni", dot_one<dot_q3_K_n<1>>, dot_rows<Q3K>, kTokensMax},
+    {TensorType::IQ4_XS, "avx512_vnni", dot_one<dot_iq4_xs_n<1>>, dot_rows<IQ4XS>, kTokensMax},
 };
 static_assert(kTokensMax <= kMaxDotTokens);
 
@@ -257,6 +465,8 @@ static_assert(kTokensMax <= kMaxDotTokens);
 }  // namespace
 
 const VecDotVariant* vec_dot_avx512(TensorType type) {
+  if (type == TensorType::F16) return cpu().avx512 ? &kF16 : nullptr;
+  if (type == TensorType::BF16) return cpu().avx512_bf16 ? &kBF16 : nullptr;
   if (!cpu().avx512_vnni) return nullptr;
   for (const auto& k : kKernels)
     if (k.type == type) return &k;

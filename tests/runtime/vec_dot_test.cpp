@@ -296,7 +296,8 @@ TEST(QuantizeActivations, Q8_KMapsTheLargestMagnitudeToMinus127) {
 TEST(VecDotRows, EachTokenEqualsItsOwnDot) {
   std::mt19937 rng(7);
   int checked = 0;
-  for (TensorType t : {TT::Q4_0, TT::Q4_1, TT::Q5_0, TT::Q5_1, TT::Q8_0, TT::IQ4_NL, TT::Q4_K, TT::Q5_K, TT::Q6_K})
+  for (TensorType t : {TT::Q4_0, TT::Q4_1, TT::Q5_0, TT::Q5_1, TT::Q8_0, TT::IQ4_NL, TT::Q2_K, TT::Q3_K, TT::Q4_K,
+                       TT::Q5_K, TT::Q6_K, TT::IQ4_XS, TT::F16, TT::BF16})
     for (const VecDotVariant& v : vec_dot_variants(t)) {
       if (!v.rows) continue;
       ASSERT_LE(v.max_tokens, kMaxDotTokens) << type_name(t) << " " << v.isa;
@@ -324,7 +325,8 @@ TEST(VecDotRows, EachTokenEqualsItsOwnDot) {
 // the token's quantized activations, bit for bit, for any thread count.
 TEST(MatmulQuantized, EqualsVecDotPerRow) {
   std::mt19937 rng(99);
-  for (TensorType t : {TT::Q4_0, TT::Q8_0, TT::Q4_1, TT::Q5_1, TT::Q6_K, TT::Q4_K, TT::Q5_K, TT::IQ4_XS, TT::F16}) {
+  for (TensorType t : {TT::Q4_0, TT::Q8_0, TT::Q4_1, TT::Q5_1, TT::Q2_K, TT::Q3_K, TT::Q6_K, TT::Q4_K, TT::Q5_K,
+                       TT::IQ4_XS, TT::F16, TT::BF16}) {
     const int64_t rows = 37, cols = 512, T = 11;  // the multi-token kernels take 4 or 8 tokens, then the rest
     std::vector<uint8_t> data;
     for (int64_t r = 0; r < rows; ++r) {
