@@ -27,10 +27,14 @@ struct ModelConfig {
 };
 
 // A 1-D or 2-D weight: `rows` rows of `cols` elements, stored as `type`.
+// `interleaved`, when set, holds the first rows / 16 * 16 rows regrouped for
+// the matrix products (runtime/repack.h); their plain bytes in `data` are
+// then no longer read by the forward pass.
 struct Weight {
   TensorType type = TensorType::F32;
   const uint8_t* data = nullptr;
   uint64_t cols = 0, rows = 0;
+  const uint8_t* interleaved = nullptr;
   explicit operator bool() const { return data != nullptr; }
   uint64_t row_size() const { return row_bytes(type, cols); }
 };
@@ -41,11 +45,18 @@ struct LayerWeights {
   Weight ffn_norm, ffn_norm_b, w_gate, w_up, w_down, b_up, b_down;
 };
 
+struct LoadOptions {
+  // Regroup the rows of the matrices that have an interleaved kernel on this
+  // CPU (runtime/repack.h), releasing their mmap'd pages: about the same
+  // memory, faster products. Off: the weights are read in place.
+  bool repack = true;
+};
+
 class Model {
  public:
   // Loads a GGUF model (mmap'd), or a .qkv holding one (decompressed into memory);
   // throws for an unknown architecture or a missing tensor.
-  static std::shared_ptr<const Model> load(const std::string& path);
+  static std::shared_ptr<const Model> load(const std::string& path, LoadOptions options = {});
 
   const ModelConfig& config() const { return config_; }
   const gguf::File& file() const { return file_; }
@@ -54,8 +65,10 @@ class Model {
 
  private:
   explicit Model(gguf::File f) : file_(std::move(f)) {}
+  void repack(bool mapped);
   gguf::File file_;
   ModelConfig config_;
+  std::vector<std::shared_ptr<uint8_t>> interleaved_;  // owns Weight::interleaved
 };
 
 }  // namespace qkv

@@ -3,7 +3,9 @@
 #include "qkv/model.h"
 
 #include "qkv/error.h"
+#include "qkv/file.h"
 #include "qkv/qkv_file.h"
+#include "runtime/repack.h"
 
 namespace qkv {
 namespace {
@@ -29,9 +31,8 @@ float get_f32(const gguf::Metadata& md, const std::string& key, float def) {
 }
 
 // A .qkv holding a GGUF is decompressed into memory, tensor by tensor in parallel.
-gguf::File open_model_file(const std::string& path) {
-  if (qkvfile::is_qkv(MappedFile(path).bytes())) return qkvfile::load_gguf(path);
-  return gguf::File::open(path);
+gguf::File open_model_file(const std::string& path, bool is_qkv) {
+  return is_qkv ? qkvfile::load_gguf(path) : gguf::File::open(path);
 }
 
 }  // namespace
@@ -69,8 +70,9 @@ ModelConfig ModelConfig::from_gguf(const gguf::File& f) {
   return c;
 }
 
-std::shared_ptr<const Model> Model::load(const std::string& path) {
-  auto m = std::shared_ptr<Model>(new Model(open_model_file(path)));
+std::shared_ptr<const Model> Model::load(const std::string& path, LoadOptions options) {
+  const bool is_qkv = qkvfile::is_qkv(MappedFile(path).bytes());
+  auto m = std::shared_ptr<Model>(new Model(open_model_file(path, is_qkv)));
   m->config_ = ModelConfig::from_gguf(m->file_);
   const ModelConfig& c = m->config_;
   const gguf::File& f = m->file_;
@@ -144,7 +146,25 @@ std::shared_ptr<const Model> Model::load(const std::string& path) {
     L.b_down = weight(p + "ffn_down.bias", {d}, false);
     m->layers.push_back(L);
   }
+  if (options.repack) m->repack(!is_qkv);
   return m;
+}
+
+void Model::repack(bool mapped) {
+  std::vector<Weight*> matrices;
+  for (auto& L : layers)
+    for (Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) matrices.push_back(w);
+  if (output.data != token_embd.data) matrices.push_back(&output);  // a tied embedding is read by rows
+  for (Weight* w : matrices) {
+    if (!*w || !ops::can_interleave(*w)) continue;
+    interleaved_.push_back(ops::interleave(*w));
+    w->interleaved = interleaved_.back().get();
+    // The plain rows now interleaved are not read again: let the kernel drop
+    // their pages, which it re-reads from the file if anything does. (A .qkv
+    // model's weights are in memory, where dropped pages would read as zeros.)
+    const uint64_t groups = w->rows / ops::kInterleave;
+    if (mapped) release_mapped_pages({w->data, groups * ops::kInterleave * w->row_size()});
+  }
 }
 
 }  // namespace qkv

@@ -7,6 +7,7 @@
 
 #include "qkv/parallel.h"
 #include "qkv/quant.h"
+#include "runtime/repack.h"
 #include "runtime/vec_dot.h"
 
 namespace qkv::ops {
@@ -58,10 +59,19 @@ void matmul(const Weight& w, const float* x, int64_t T, float* y, int threads) {
     act_buffer.resize(static_cast<size_t>(T) * ab);
     for (int64_t t = 0; t < T; ++t) quantize_activations(act, x + t * cols, &act_buffer[t * ab], cols);
     const uint8_t* acts = act_buffer.data();  // the workers must see this thread's buffer
-    parallel_for(rows, threads_for(rows * cols * T, threads), [&](int64_t begin, int64_t end) {
+    int64_t first = 0;  // the first plain row
+    if (w.interleaved) {
+      const int64_t groups = rows / kInterleave;
+      parallel_for(groups, threads_for(groups * kInterleave * cols * T, threads), [&](int64_t begin, int64_t end) {
+        matmul_interleaved(w, acts, ab, T, y, rows, begin, end);
+      });
+      first = groups * kInterleave;
+      if (first == rows) return;
+    }
+    parallel_for(rows - first, threads_for((rows - first) * cols * T, threads), [&](int64_t begin, int64_t end) {
       // A tile of rows stays in L1 while every token passes over it.
-      for (int64_t r0 = begin; r0 < end; r0 += kTile) {
-        const int64_t r1 = std::min(r0 + kTile, end);
+      for (int64_t r0 = first + begin; r0 < first + end; r0 += kTile) {
+        const int64_t r1 = std::min(r0 + kTile, first + end);
         if (dot_rows) {  // up to `step` tokens per pass over a row
           float out[kMaxDotTokens];
           for (int64_t t = 0; t < T; t += step) {

@@ -27,6 +27,7 @@ Weight rows_of(const Weight& w, uint64_t first, uint64_t n) {
   Weight r = w;
   r.data = w.data + first * w.row_size();
   r.rows = n;
+  r.interleaved = nullptr;  // fused matrices are never interleaved; a row range of one could not be
   return r;
 }
 

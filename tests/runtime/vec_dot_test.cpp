@@ -10,6 +10,7 @@
 #include "qkv/fp16.h"
 #include "qkv/quant.h"
 #include "runtime/ops.h"
+#include "runtime/repack.h"
 #include "runtime/vec_dot.h"
 
 namespace qkv::ops {
@@ -347,6 +348,48 @@ TEST(MatmulQuantized, EqualsVecDotPerRow) {
       }
     }
   }
+}
+
+}  // namespace
+}  // namespace qkv::ops
+
+namespace qkv::ops {
+namespace {
+
+// Interleaved weights (repack.h) give every output exactly the bits vec_dot
+// gives for its plain row, in any batch, the rows past the last group included.
+TEST(MatmulInterleaved, EqualsVecDotPerRowInAnyBatch) {
+  std::mt19937 rng(5);
+  int checked = 0;
+  for (TensorType t : {TT::Q4_0, TT::Q8_0}) {
+    const int64_t rows = 2 * kInterleave + 5, cols = 320;
+    std::vector<uint8_t> data;
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto row = random_row(t, cols, rng);
+      data.insert(data.end(), row.begin(), row.end());
+    }
+    Weight w;
+    w.type = t, w.data = data.data(), w.cols = cols, w.rows = rows;
+    if (!can_interleave(w)) continue;
+    const auto packed = interleave(w);
+    w.interleaved = packed.get();
+    for (int64_t T : {1, 2, 3, 11}) {
+      const auto x = random_activations(T * cols, rng);
+      for (int threads : {1, 3}) {
+        std::vector<float> y(static_cast<size_t>(T * rows));
+        matmul(w, x.data(), T, y.data(), threads);
+        for (int64_t tok = 0; tok < T; ++tok) {
+          const auto a =
+              quantized(act_type_for(t), std::vector<float>(x.begin() + tok * cols, x.begin() + (tok + 1) * cols));
+          for (int64_t r = 0; r < rows; ++r)
+            ASSERT_EQ(y[tok * rows + r], vec_dot(t, data.data() + r * w.row_size(), a.data(), cols))
+                << type_name(t) << " T " << T << " threads " << threads << " token " << tok << " row " << r;
+        }
+      }
+    }
+    ++checked;
+  }
+  if (checked == 0) GTEST_SKIP() << "this CPU has no interleaved kernels (AVX-512 VNNI)";
 }
 
 }  // namespace

@@ -1,0 +1,42 @@
+// Row-interleaved weights for the matrix products (done at load time).
+//
+// A matrix of Q4_0 or Q8_0 rows is regrouped so that 16 rows sit side by
+// side, block by block: one 512-bit vpdpbusd then computes a 4-element
+// integer dot product for all 16 rows at once against a broadcast
+// activation quad, and the outputs land in the lanes, with no horizontal
+// sums. The float arithmetic per row is exactly that of the row-at-a-time
+// kernels (vec_dot_avx2.cpp / vec_dot_avx512.cpp): an 8-lane accumulator
+// whose lane g takes the quad g of every block, added up the same way at
+// the end. So a repacked product gives each output the bits vec_dot gives
+// for its plain row, whatever the batch; the test holds it to that.
+//
+// Layout per group of 16 rows, for each 32-element block b in order:
+//   Q4_0  d: 16 x fp16, then 4 x 64 bytes: in chunk p, byte 4r + i holds
+//         element 8p + i of row r in its low nibble and 8p + 4 + i in its high.
+//   Q8_0  d: 16 x fp16, then 8 x 64 bytes: in chunk g, byte 4r + i holds element 4g + i of row r.
+// Both are exactly as large as the plain rows. Rows past the last whole
+// group stay plain.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "qkv/model.h"
+
+namespace qkv::ops {
+
+inline constexpr int kInterleave = 16;
+
+// Whether this CPU has a kernel for w's type in interleaved form and w has a whole group.
+bool can_interleave(const Weight& w);
+
+// The first rows / 16 * 16 rows of w, interleaved (64-byte aligned).
+std::shared_ptr<uint8_t> interleave(const Weight& w);
+
+// y[t * ldy + r] for the interleaved rows r < groups * 16 and tokens t < T,
+// from activations already in Q8_0 (ab bytes per token).
+void matmul_interleaved(const Weight& w, const uint8_t* acts, size_t ab, int64_t T, float* y, int64_t ldy,
+                        int64_t group_begin, int64_t group_end);
+
+}  // namespace qkv::ops
