@@ -1,4 +1,4 @@
-// Interleaving Q4_0 and Q8_0 rows in groups of 16 (repack.h), and the
+// Interleaving Q4_0, Q8_0 and Q4_K rows in groups of 16 (repack.h), and the
 // dispatch of the interleaved products.
 #include "runtime/repack.h"
 
@@ -7,6 +7,7 @@
 
 #include "qkv/cpu.h"
 #include "qkv/error.h"
+#include "runtime/vec_dot.h"
 
 namespace qkv::ops {
 
@@ -16,24 +17,53 @@ void matmul_x16_avx512(TensorType type, const uint8_t* group, int64_t blocks, co
 
 namespace {
 
-constexpr int64_t kBlock = 32;
-constexpr size_t kQ4_0Bytes = 18, kQ8_0Bytes = 34;
+// Elements per block, bytes per plain block, bytes per block of a group.
+struct Layout {
+  int64_t elems;
+  size_t plain, group;
+};
+Layout layout(TensorType t) {
+  switch (t) {
+    case TensorType::Q4_0: return {32, 18, 32 + 4 * 64};
+    case TensorType::Q8_0: return {32, 34, 32 + 8 * 64};
+    case TensorType::Q4_K: return {256, 144, kQ4KGroupBlockBytes};
+    default: return {0, 0, 0};
+  }
+}
 
-size_t block_bytes(TensorType t) { return t == TensorType::Q4_0 ? kQ4_0Bytes : kQ8_0Bytes; }
+// Q4_K: d and dmin of each row, its 8 six-bit scales and mins unpacked to
+// bytes, and its nibbles four elements per row per 64-byte chunk.
+void interleave_q4_K(const uint8_t* src, size_t row, uint8_t* out) {
+  for (int r = 0; r < kInterleave; ++r) {
+    const uint8_t* b = src + r * row;
+    std::memcpy(out + 2 * r, b, 2);
+    std::memcpy(out + 32 + 2 * r, b + 2, 2);
+    uint8_t scales[8], mins[8];
+    detail::k4_scales_mins(b + 4, scales, mins);
+    for (int s = 0; s < 8; ++s) out[64 + 16 * s + r] = scales[s], out[192 + 16 * s + r] = mins[s];
+    // Element 64 j + i is the low nibble of qs[32 j + i], 64 j + 32 + i its high nibble.
+    int e[256];
+    for (int j = 0; j < 4; ++j)
+      for (int i = 0; i < 32; ++i) e[64 * j + i] = b[16 + 32 * j + i] & 0xF, e[64 * j + 32 + i] = b[16 + 32 * j + i] >> 4;
+    for (int p = 0; p < 32; ++p)
+      for (int i = 0; i < 4; ++i) out[320 + 64 * p + 4 * r + i] = uint8_t(e[4 * p + i] | e[128 + 4 * p + i] << 4);
+  }
+}
 
 // One block of 16 rows (src points at block b of row 0; rows are `row` bytes apart).
 void interleave_block(TensorType t, const uint8_t* src, size_t row, uint8_t* out) {
+  if (t == TensorType::Q4_K) return interleave_q4_K(src, row, out);
   for (int r = 0; r < kInterleave; ++r) std::memcpy(out + 2 * r, src + r * row, 2);  // the scales
   uint8_t* q = out + 2 * kInterleave;
   for (int r = 0; r < kInterleave; ++r) {
     const uint8_t* b = src + r * row;
-    int e[kBlock];  // the row's 32 stored levels, in element order
+    int e[32];  // the row's 32 stored levels, in element order
     if (t == TensorType::Q4_0) {
       for (int j = 0; j < 16; ++j) e[j] = b[2 + j] & 0xF, e[j + 16] = b[2 + j] >> 4;
       for (int p = 0; p < 4; ++p)
         for (int i = 0; i < 4; ++i) q[64 * p + 4 * r + i] = uint8_t(e[8 * p + i] | e[8 * p + 4 + i] << 4);
     } else {
-      for (int j = 0; j < kBlock; ++j) e[j] = b[2 + j];
+      for (int j = 0; j < 32; ++j) e[j] = b[2 + j];
       for (int g = 0; g < 8; ++g)
         for (int i = 0; i < 4; ++i) q[64 * g + 4 * r + i] = uint8_t(e[4 * g + i]);
     }
@@ -43,27 +73,28 @@ void interleave_block(TensorType t, const uint8_t* src, size_t row, uint8_t* out
 }  // namespace
 
 bool can_interleave(const Weight& w) {
-  return (w.type == TensorType::Q4_0 || w.type == TensorType::Q8_0) && cpu().avx512_vnni &&
-         w.rows >= kInterleave && w.cols % kBlock == 0;
+  const Layout l = layout(w.type);
+  return l.elems > 0 && cpu().avx512_vnni && w.rows >= kInterleave && w.cols % l.elems == 0;
 }
 
 std::shared_ptr<uint8_t> interleave(const Weight& w) {
   if (!can_interleave(w)) throw Error(ErrorKind::Unsupported, "interleave: no interleaved kernel for this weight");
-  const int64_t groups = int64_t(w.rows) / kInterleave, blocks = int64_t(w.cols) / kBlock;
-  const size_t bb = block_bytes(w.type), row = w.row_size(), size = size_t(groups) * kInterleave * row;
+  const Layout l = layout(w.type);
+  const int64_t groups = int64_t(w.rows) / kInterleave, blocks = int64_t(w.cols) / l.elems;
+  const size_t row = w.row_size(), size = size_t(groups) * size_t(blocks) * l.group;
   auto* out = static_cast<uint8_t*>(std::aligned_alloc(64, (size + 63) / 64 * 64));
   if (!out) throw Error(ErrorKind::IO, "out of memory interleaving a weight");
   for (int64_t g = 0; g < groups; ++g)
     for (int64_t b = 0; b < blocks; ++b)
-      interleave_block(w.type, w.data + g * kInterleave * row + b * bb, row,
-                       out + (g * blocks + b) * kInterleave * bb);
+      interleave_block(w.type, w.data + g * kInterleave * row + b * l.plain, row, out + (g * blocks + b) * l.group);
   return std::shared_ptr<uint8_t>(out, [](uint8_t* p) { std::free(p); });
 }
 
 void matmul_interleaved(const Weight& w, const uint8_t* acts, size_t ab, int64_t T, float* y, int64_t ldy,
                         int64_t group_begin, int64_t group_end) {
-  const int64_t blocks = int64_t(w.cols) / kBlock;
-  const size_t group_bytes = size_t(blocks) * kInterleave * block_bytes(w.type);
+  const Layout l = layout(w.type);
+  const int64_t blocks = int64_t(w.cols) / l.elems;
+  const size_t group_bytes = size_t(blocks) * l.group;
   for (int64_t g = group_begin; g < group_end; ++g)
     matmul_x16_avx512(w.type, w.interleaved + g * group_bytes, blocks, acts, ab, T, y + g * kInterleave, ldy);
 }

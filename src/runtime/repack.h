@@ -1,6 +1,6 @@
 // Row-interleaved weights for the matrix products (done at load time).
 //
-// A matrix of Q4_0 or Q8_0 rows is regrouped so that 16 rows sit side by
+// A matrix of Q4_0, Q8_0 or Q4_K rows is regrouped so that 16 rows sit side by
 // side, block by block: one 512-bit vpdpbusd then computes a 4-element
 // integer dot product for all 16 rows at once against a broadcast
 // activation quad, and the outputs land in the lanes, with no horizontal
@@ -14,8 +14,16 @@
 //   Q4_0  d: 16 x fp16, then 4 x 64 bytes: in chunk p, byte 4r + i holds
 //         element 8p + i of row r in its low nibble and 8p + 4 + i in its high.
 //   Q8_0  d: 16 x fp16, then 8 x 64 bytes: in chunk g, byte 4r + i holds element 4g + i of row r.
-// Both are exactly as large as the plain rows. Rows past the last whole
-// group stay plain.
+//   Q4_K  per 256-element super-block: d, then dmin: 16 x fp16 each; the 8
+//         scales, then the 8 mins, unpacked to bytes: [8][16] each; then 32 x 64
+//         bytes: in chunk p, byte 4r + i holds element 4p + i of row r in its
+//         low nibble and 128 + 4p + i in its high (2368 bytes, 2.8% more than plain).
+// The 32-element types are exactly as large as the plain rows. Rows past the
+// last whole group stay plain.
+//
+// Q4_K's row kernel (vec_dot_avx512.cpp) totals each super-block's integer
+// sums before they go into float, a scalar sequence per row, which is what
+// 16 lanes can do too.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +35,7 @@
 namespace qkv::ops {
 
 inline constexpr int kInterleave = 16;
+inline constexpr size_t kQ4KGroupBlockBytes = 64 + 2 * 128 + 32 * 64;
 
 // Whether this CPU has a kernel for w's type in interleaved form and w has a whole group.
 bool can_interleave(const Weight& w);

@@ -25,6 +25,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 #endif
 
@@ -57,6 +58,12 @@ QKV_VNNI inline __m256i bytes_of(int v) { return _mm256_set1_epi8(static_cast<ch
 template <int kBits>
 QKV_VNNI inline __m256i shr(__m256i v) {
   return _mm256_srli_epi16(v, kBits);
+}
+QKV_VNNI inline int hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
 }
 QKV_VNNI inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -126,13 +133,16 @@ QKV_VNNI inline __m256i sum_chains(const __m256i* c, int n) {
 // fifth bits for them are bits 2 j and 2 j + 1 of qh. Levels times
 // activations pair up into int16 (maddubs), and vpdpwssd applies the
 // sub-block's scale while adding into int32. The mins come off through the
-// activations' 16-element sums, accumulated in their own float lanes.
+// activations' 16-element sums. Per token and super-block, the two integer
+// sums are totalled and go into float once each, a scalar sequence per row:
+// the interleaved kernel (repack_avx512.cpp), which holds 16 rows in its
+// lanes, does exactly the same, so both give a row the same bits.
 template <bool kFifthBit, int kTokens>
 QKV_VNNI void dot_q45_K_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
   constexpr int kBytes = kFifthBit ? 176 : 144, kQs = kFifthBit ? 48 : 16;
   const uint8_t* x = bytes(w);
-  __m256 acc[kTokens], acc_min[kTokens];
-  for (int t = 0; t < kTokens; ++t) acc[t] = acc_min[t] = _mm256_setzero_ps();
+  float acc[kTokens], acc_min[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = acc_min[t] = 0.0f;
   for (int64_t i = 0; i < n / QK_K; ++i, x += kBytes) {
     uint8_t scales[8], mn[8];
     detail::k4_scales_mins(x + 4, scales, mn);
@@ -167,12 +177,12 @@ QKV_VNNI void dot_q45_K_n(const void* w, const void* a, size_t stride, int64_t n
     for (int t = 0; t < kTokens; ++t) {
       const uint8_t* yt = y + t * stride;
       const float dy = f32(yt);
-      const __m256i mins = _mm256_madd_epi16(load32(yt + 4 + QK_K), min16);
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * dy), _mm256_cvtepi32_ps(sum_chains(isum[t], C)), acc[t]);
-      acc_min[t] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * dy), _mm256_cvtepi32_ps(mins), acc_min[t]);
+      const int mins = hsum_i32(_mm256_madd_epi16(load32(yt + 4 + QK_K), min16));
+      acc[t] = std::fma(d * dy, static_cast<float>(hsum_i32(sum_chains(isum[t], C))), acc[t]);
+      acc_min[t] = std::fma(dmin * dy, static_cast<float>(mins), acc_min[t]);
     }
   }
-  for (int t = 0; t < kTokens; ++t) out[t] = hsum(acc[t]) - hsum(acc_min[t]);
+  for (int t = 0; t < kTokens; ++t) out[t] = acc[t] - acc_min[t];
 }
 
 // Q6_K's levels go in unsigned (0..63); the bias of 32 comes off as
