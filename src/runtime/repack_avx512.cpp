@@ -112,18 +112,29 @@ QKV_VNNI void group_dot_q4_K(const uint8_t* group, int64_t blocks, const uint8_t
   for (int t = 0; t < kTokens; ++t) acc[t] = acc_min[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < blocks; ++b) {
     const uint8_t* blk = group + b * kQ4KGroupBlockBytes;
-    __m512i sums[kTokens][8];
-    for (int t = 0; t < kTokens; ++t)
-      for (int s = 0; s < 8; ++s) sums[t][s] = _mm512_setzero_si512();
-    for (int p = 0; p < 32; ++p) {
-      const __m512i q = _mm512_loadu_si512(blk + 320 + 64 * p);
-      const __m512i lo = _mm512_and_si512(q, _mm512_set1_epi8(0xF));
-      const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), _mm512_set1_epi8(0xF));
-      for (int t = 0; t < kTokens; ++t) {
-        const uint8_t* a = acts + t * ab + b * kQ8KBytes + 4;
-        sums[t][p / 8] = _mm512_dpbusd_epi32(sums[t][p / 8], lo, quad(a + 4 * p));
-        sums[t][4 + p / 8] = _mm512_dpbusd_epi32(sums[t][4 + p / 8], hi, quad(a + 128 + 4 * p));
+    __m512i isum[kTokens];
+    for (int t = 0; t < kTokens; ++t) isum[t] = _mm512_setzero_si512();
+    // Sub-blocks s and s + 4 share the nibble chunks 8s .. 8s + 7 (low and high
+    // nibbles): their sums live only while those chunks pass, for every token.
+    for (int s = 0; s < 4; ++s) {
+      __m512i lo_sum[kTokens], hi_sum[kTokens];
+      for (int t = 0; t < kTokens; ++t) lo_sum[t] = hi_sum[t] = _mm512_setzero_si512();
+      for (int p = 8 * s; p < 8 * s + 8; ++p) {
+        const __m512i q = _mm512_loadu_si512(blk + 320 + 64 * p);
+        const __m512i lo = _mm512_and_si512(q, _mm512_set1_epi8(0xF));
+        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), _mm512_set1_epi8(0xF));
+        for (int t = 0; t < kTokens; ++t) {
+          const uint8_t* a = acts + t * ab + b * kQ8KBytes + 4;
+          lo_sum[t] = _mm512_dpbusd_epi32(lo_sum[t], lo, quad(a + 4 * p));
+          hi_sum[t] = _mm512_dpbusd_epi32(hi_sum[t], hi, quad(a + 128 + 4 * p));
+        }
       }
+      const __m512i scale_lo = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 64 + 16 * s)));
+      const __m512i scale_hi =
+          _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 64 + 16 * (s + 4))));
+      for (int t = 0; t < kTokens; ++t)
+        isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(scale_lo, lo_sum[t]),
+                                                             _mm512_mullo_epi32(scale_hi, hi_sum[t])));
     }
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
     const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32)));
@@ -131,17 +142,15 @@ QKV_VNNI void group_dot_q4_K(const uint8_t* group, int64_t blocks, const uint8_t
       const uint8_t* a = acts + t * ab + b * kQ8KBytes;
       int16_t bsums[16];
       std::memcpy(bsums, a + 4 + 256, sizeof bsums);
-      __m512i isum = _mm512_setzero_si512(), imin = _mm512_setzero_si512();
+      __m512i imin = _mm512_setzero_si512();
       for (int s = 0; s < 8; ++s) {
-        const __m512i scale = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 64 + 16 * s)));
         const __m512i mn = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192 + 16 * s)));
-        isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(scale, sums[t][s]));
         imin = _mm512_add_epi32(imin, _mm512_mullo_epi32(mn, _mm512_set1_epi32(bsums[2 * s] + bsums[2 * s + 1])));
       }
       float dy;
       std::memcpy(&dy, a, 4);
       const __m512 vdy = _mm512_set1_ps(dy);
-      acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(d, vdy), _mm512_cvtepi32_ps(isum), acc[t]);
+      acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(d, vdy), _mm512_cvtepi32_ps(isum[t]), acc[t]);
       acc_min[t] = _mm512_fmadd_ps(_mm512_mul_ps(dmin, vdy), _mm512_cvtepi32_ps(imin), acc_min[t]);
     }
   }
@@ -166,8 +175,8 @@ void matmul_x16_avx512(TensorType type, const uint8_t* group, int64_t blocks, co
   if (type == TensorType::Q8_0) return group_all_tokens<false>(group, blocks, acts, ab, T, y, ldy);
   if (type == TensorType::Q4_K) {
     int64_t t = 0;
-    for (; t + 2 <= T; t += 2) group_dot_q4_K<2>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
-    if (t < T) group_dot_q4_K<1>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
+    for (; t + 4 <= T; t += 4) group_dot_q4_K<4>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
+    for (; t < T; ++t) group_dot_q4_K<1>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
     return;
   }
   throw Error(ErrorKind::Unsupported, "matmul_x16_avx512: not an interleaved type");
