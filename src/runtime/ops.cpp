@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "qkv/error.h"
 #include "qkv/parallel.h"
 #include "qkv/quant.h"
 #include "runtime/repack.h"
@@ -42,8 +43,36 @@ int threads_for(int64_t work, int threads) {
   return static_cast<int>(std::clamp<int64_t>(work / kMinWorkPerThread, 1, resolve_threads(threads)));
 }
 
+void for_tokens(int64_t T, int64_t work_per_token, int threads, const std::function<void(int64_t)>& body) {
+  parallel_for(T, threads_for(T * work_per_token, threads), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) body(t);
+  });
+}
+
+const uint8_t* MatmulInput::quantized(ActType a, size_t* row_bytes) {
+  const size_t ab = activation_row_bytes(a, cols_);
+  *row_bytes = ab;
+  std::vector<uint8_t>& buf = formats_[static_cast<int>(a)];
+  if (buf.empty()) {
+    buf.resize(static_cast<size_t>(T_) * ab);
+    // Quantizing costs a few operations per element; it pays to split a prompt's tokens.
+    for_tokens(T_, 8 * cols_, threads_, [&](int64_t t) { quantize_activations(a, x_ + t * cols_, &buf[t * ab], cols_); });
+  }
+  return buf.data();
+}
+
 void matmul(const Weight& w, const float* x, int64_t T, float* y, int threads) {
+  MatmulInput in(x, T, static_cast<int64_t>(w.cols), threads);
+  matmul(w, in, y, threads);
+}
+
+void matmul(const Weight& w, MatmulInput& in, float* y, int threads) {
+  const float* x = in.floats();
+  const int64_t T = in.tokens();
   const int64_t rows = static_cast<int64_t>(w.rows), cols = static_cast<int64_t>(w.cols);
+  if (in.cols() != cols)
+    throw Error(ErrorKind::Usage, "matmul: the input has " + std::to_string(in.cols()) + " columns, the weight " +
+                                      std::to_string(cols));
   const uint64_t rs = w.row_size();
   constexpr int64_t kTile = 16;
   const ActType act = act_type_for(w.type);
@@ -54,11 +83,8 @@ void matmul(const Weight& w, const float* x, int64_t T, float* y, int threads) {
     const VecDotVariant* best = T > 1 ? vec_dot_best(w.type) : nullptr;
     const VecDotRowsFn dot_rows = best ? best->rows : nullptr;
     const int64_t step = dot_rows ? best->max_tokens : 1;
-    const size_t ab = activation_row_bytes(act, cols);
-    thread_local std::vector<uint8_t> act_buffer;
-    act_buffer.resize(static_cast<size_t>(T) * ab);
-    for (int64_t t = 0; t < T; ++t) quantize_activations(act, x + t * cols, &act_buffer[t * ab], cols);
-    const uint8_t* acts = act_buffer.data();  // the workers must see this thread's buffer
+    size_t ab = 0;
+    const uint8_t* acts = in.quantized(act, &ab);
     int64_t first = 0;  // the first plain row
     if (w.interleaved) {
       const int64_t groups = rows / kInterleave;

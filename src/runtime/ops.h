@@ -3,8 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 
 #include "qkv/model.h"
+#include "runtime/vec_dot.h"
 
 namespace qkv::ops {
 
@@ -13,12 +16,35 @@ float dot(const float* a, const float* b, int64_t n);
 // How many of `threads` a job of `work` multiply-adds deserves.
 int threads_for(int64_t work, int threads);
 
+// The input of one or more matrix products: T tokens of `cols` floats, and
+// their quantized forms (runtime/vec_dot.h), each made once, on first use,
+// and shared by every product that reads this input (q, k and v; gate and up).
+class MatmulInput {
+ public:
+  MatmulInput(const float* x, int64_t T, int64_t cols, int threads) : x_(x), T_(T), cols_(cols), threads_(threads) {}
+  const float* floats() const { return x_; }
+  int64_t tokens() const { return T_; }
+  int64_t cols() const { return cols_; }
+  // The tokens in activation format `act` (act_type_for a weight type), row_bytes apart.
+  const uint8_t* quantized(ActType act, size_t* row_bytes);
+
+ private:
+  const float* x_;
+  int64_t T_, cols_;
+  int threads_;
+  std::vector<uint8_t> formats_[static_cast<int>(ActType::Q8_K) + 1];  // indexed by ActType
+};
+
+// Splits a loop over T tokens whose bodies cost `work_per_token` multiply-adds.
+void for_tokens(int64_t T, int64_t work_per_token, int threads, const std::function<void(int64_t)>& body);
+
 // y[t * w.rows + r] = dot(row r of w, x[t * w.cols ...]) for t in [0, T).
 // For a type with a kernel in runtime/vec_dot.h (F16, BF16, the legacy,
 // K- and IQ4 quants), each token's x is quantized once to the type's
 // activation format and each output is vec_dot of a stored row with it, as in
 // llama.cpp; F32 rows are dotted in float, and other types are dequantized
 // tile by tile (a tile is reused for all T tokens). Rows are split over threads.
+void matmul(const Weight& w, MatmulInput& x, float* y, int threads);
 void matmul(const Weight& w, const float* x, int64_t T, float* y, int threads);
 
 // Row `row` of w (e.g. a token's embedding) as floats.

@@ -152,7 +152,7 @@ std::vector<std::vector<float>> forward_batch(std::span<Session::Impl* const> se
   for (uint32_t l = 0; l < c.n_layer; ++l) {
     const LayerWeights& L = model->layers[l];
     const LayerFloats& F = s0.lf[l];
-    for (int64_t t = 0; t < T; ++t) s0.norm(&x[t * d], F.attn_norm, F.attn_norm_b, &h[t * d]);
+    ops::for_tokens(T, 4 * d, threads, [&](int64_t t) { s0.norm(&x[t * d], F.attn_norm, F.attn_norm_b, &h[t * d]); });
     if (L.wqkv) {  // fused: rows [q | k | v]
       ops::matmul(rows_of(L.wqkv, 0, q_dim), h.data(), T, q.data(), threads);
       ops::matmul(rows_of(L.wqkv, q_dim, kv_dim), h.data(), T, k.data(), threads);
@@ -166,14 +166,15 @@ std::vector<std::vector<float>> forward_batch(std::span<Session::Impl* const> se
         }
       }
     } else {
-      ops::matmul(L.wq, h.data(), T, q.data(), threads);
-      ops::matmul(L.wk, h.data(), T, k.data(), threads);
-      ops::matmul(L.wv, h.data(), T, v.data(), threads);
+      ops::MatmulInput in(h.data(), T, d, threads);  // quantized once for the three
+      ops::matmul(L.wq, in, q.data(), threads);
+      ops::matmul(L.wk, in, k.data(), threads);
+      ops::matmul(L.wv, in, v.data(), threads);
       Session::Impl::add_bias(q.data(), F.bq, T, q_dim);
       Session::Impl::add_bias(k.data(), F.bk, T, kv_dim);
       Session::Impl::add_bias(v.data(), F.bv, T, kv_dim);
     }
-    for (int64_t t = 0; t < T; ++t) {
+    ops::for_tokens(T, 8 * (q_dim + kv_dim), threads, [&](int64_t t) {
       if (!F.q_norm.empty())  // qk-norm (qwen3): RMS norm per head before RoPE
         for (int64_t hh = 0; hh < c.n_head; ++hh)
           ops::rms_norm(&q[t * q_dim + hh * hd], F.q_norm.data(), hd, c.norm_eps, &q[t * q_dim + hh * hd]);
@@ -185,8 +186,8 @@ std::vector<std::vector<float>> forward_batch(std::span<Session::Impl* const> se
         ops::rope(&q[t * q_dim], c.n_head, hd, c.n_rot, slots[t].pos, c.rope_base, c.rope_scale, c.rope, ff_);
         ops::rope(&k[t * kv_dim], c.n_head_kv, hd, c.n_rot, slots[t].pos, c.rope_base, c.rope_scale, c.rope, ff_);
       }
-      slots[t].seq->store_kv(l, slots[t].pos, &k[t * kv_dim], &v[t * kv_dim]);
-    }
+      slots[t].seq->store_kv(l, slots[t].pos, &k[t * kv_dim], &v[t * kv_dim]);  // each token its own slot
+    });
     // Causal attention: a token at position p sees positions [0, p] of its own sequence.
     const int64_t attention_work = T * c.n_head * (slots.back().pos + 1) * hd * 2;
     parallel_for(T * c.n_head, ops::threads_for(attention_work, threads), [&](int64_t begin, int64_t end) {
@@ -210,15 +211,18 @@ std::vector<std::vector<float>> forward_batch(std::span<Session::Impl* const> se
     Session::Impl::add_bias(tmp.data(), F.bo, T, d);
     for (int64_t i = 0; i < T * d; ++i) x[i] += tmp[i];
 
-    for (int64_t t = 0; t < T; ++t) s0.norm(&x[t * d], F.ffn_norm, F.ffn_norm_b, &h[t * d]);
+    ops::for_tokens(T, 4 * d, threads, [&](int64_t t) { s0.norm(&x[t * d], F.ffn_norm, F.ffn_norm_b, &h[t * d]); });
     if (c.gelu_mlp) {
       ops::matmul(L.w_up, h.data(), T, up.data(), threads);
       Session::Impl::add_bias(up.data(), F.b_up, T, ff);
       for (int64_t i = 0; i < T * ff; ++i) up[i] = ops::gelu(up[i]);
     } else if (L.w_gate) {
-      ops::matmul(L.w_gate, h.data(), T, tmp.data(), threads);
-      ops::matmul(L.w_up, h.data(), T, up.data(), threads);
-      for (int64_t i = 0; i < T * ff; ++i) up[i] *= ops::silu(tmp[i]);
+      ops::MatmulInput in(h.data(), T, d, threads);  // quantized once for both
+      ops::matmul(L.w_gate, in, tmp.data(), threads);
+      ops::matmul(L.w_up, in, up.data(), threads);
+      ops::for_tokens(T, 16 * ff, threads, [&](int64_t t) {
+        for (int64_t i = t * ff; i < (t + 1) * ff; ++i) up[i] *= ops::silu(tmp[i]);
+      });
     } else {  // fused gate|up (phi3): first n_ff rows gate, next n_ff up
       ops::matmul(L.w_up, h.data(), T, tmp.data(), threads);
       for (int64_t t = 0; t < T; ++t)
