@@ -4,11 +4,11 @@
 // side, block by block: one 512-bit vpdpbusd then computes a 4-element
 // integer dot product for all 16 rows at once against a broadcast
 // activation quad, and the outputs land in the lanes, with no horizontal
-// sums. The float arithmetic per row is exactly that of the row-at-a-time
-// kernels (vec_dot_avx2.cpp / vec_dot_avx512.cpp): an 8-lane accumulator
-// whose lane g takes the quad g of every block, added up the same way at
-// the end. So a repacked product gives each output the bits vec_dot gives
-// for its plain row, whatever the batch; the test holds it to that.
+// sums. The float arithmetic per row is exactly that of the AVX-512
+// row-at-a-time kernels (vec_dot_avx512.cpp): each block's integer total
+// times d_w d_a, added into one float in block order. So a repacked product
+// gives each output the bits vec_dot gives for its plain row, whatever the
+// batch; the test holds it to that.
 //
 // Layout per group of 16 rows, for each 32-element block b in order:
 //   Q4_0  d: 16 x fp16, then 4 x 64 bytes: in chunk p, byte 4r + i holds

@@ -1,10 +1,8 @@
-// The interleaved Q4_0 / Q8_0 products (repack.h) in AVX-512 VNNI: 16 rows
-// in the lanes of each 512-bit register, two tokens per pass over a group's
-// blocks. Per row and token the float steps are those of dot_symmetric_n in
-// vec_dot_avx512.cpp (and vec_dot_avx2.cpp): lane g of an 8-lane accumulator
-// adds d_w d_a * (integer dot of quad g) block by block, and the 8 lanes are
-// added at the end in hsum's order. Here accumulator g holds that lane for
-// all 16 rows.
+// The interleaved products (repack.h) in AVX-512 VNNI: 16 rows in the lanes
+// of each 512-bit register, four tokens per pass over a group's blocks. Per
+// row and token the float steps are those of the row kernels in
+// vec_dot_avx512.cpp: each block's (or super-block's) integer total times
+// d_w d_a, added into a float in block order.
 #include "runtime/repack.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -36,6 +34,12 @@ QKV_VNNI inline float half(const uint8_t* p) {
   std::memcpy(&h, p, 2);
   return _cvtsh_ss(h);
 }
+QKV_VNNI inline int hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
 QKV_VNNI inline __m512i quad(const uint8_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -43,18 +47,17 @@ QKV_VNNI inline __m512i quad(const uint8_t* p) {
 }
 
 // kTokens tokens against one group of 16 rows. kQ4: Q4_0 (unsigned nibbles,
-// the offset of 8 taken off through the activation quad sums), else Q8_0
-// (|w| unsigned, its sign moved onto the activations).
+// the offset of 8 taken off through the block's activation sum), else Q8_0
+// (|w| unsigned, its sign moved onto the activations). Per row, token and
+// block the integer dot product goes into float once, as in the row kernel.
 template <bool kQ4, int kTokens>
 QKV_VNNI void group_dot(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, float* y,
                         int64_t ldy) {
   constexpr size_t kBlockBytes = 32 + (kQ4 ? 256 : 512);
-  __m512 acc[kTokens][8];
-  for (int t = 0; t < kTokens; ++t)
-    for (int g = 0; g < 8; ++g) acc[t][g] = _mm512_setzero_ps();
+  __m512 acc[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < blocks; ++b) {
     const uint8_t* blk = group + b * kBlockBytes;
-    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
     __m512i w[8];
     __mmask64 negative[8];
     if constexpr (kQ4) {
@@ -70,34 +73,32 @@ QKV_VNNI void group_dot(const uint8_t* group, int64_t blocks, const uint8_t* act
         w[g] = _mm512_abs_epi8(q);
       }
     }
+    __m512i isum[kTokens];
     for (int t = 0; t < kTokens; ++t) {
-      const uint8_t* a = acts + t * ab + b * kQ8_0Bytes;
-      const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(half(a)));
-      int32_t offset[8];  // Q4_0: -8 * (sum of activation quad g)
-      if constexpr (kQ4) {
+      const uint8_t* a = acts + t * ab + b * kQ8_0Bytes + 2;
+      if constexpr (kQ4) {  // -8 * (sum of the block's 32 activations)
         const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1),
-                                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 2)));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(offset), _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), sums), 3));
-      }
-      for (int g = 0; g < 8; ++g) {
-        __m512i s;
-        if constexpr (kQ4) {
-          s = _mm512_dpbusd_epi32(_mm512_set1_epi32(offset[g]), w[g], quad(a + 2 + 4 * g));
-        } else {
-          const __m512i x = quad(a + 2 + 4 * g);
-          s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[g], _mm512_mask_sub_epi8(x, negative[g], _mm512_setzero_si512(), x));
-        }
-        acc[t][g] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc[t][g]);
+                                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)));
+        isum[t] = _mm512_set1_epi32(-8 * hsum_i32(sums));
+      } else {
+        isum[t] = _mm512_setzero_si512();
       }
     }
+    for (int g = 0; g < 8; ++g)
+      for (int t = 0; t < kTokens; ++t) {
+        const __m512i x = quad(acts + t * ab + b * kQ8_0Bytes + 2 + 4 * g);
+        if constexpr (kQ4)
+          isum[t] = _mm512_dpbusd_epi32(isum[t], w[g], x);
+        else
+          isum[t] = _mm512_dpbusd_epi32(isum[t], w[g], _mm512_mask_sub_epi8(x, negative[g], _mm512_setzero_si512(), x));
+      }
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+    for (int t = 0; t < kTokens; ++t) {
+      const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(half(acts + t * ab + b * kQ8_0Bytes)));
+      acc[t] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum[t]), acc[t]);
+    }
   }
-  for (int t = 0; t < kTokens; ++t) {
-    const __m512* A = acc[t];
-    // hsum's order over the 8 lanes of the row-at-a-time kernel.
-    const __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(A[0], A[4]), _mm512_add_ps(A[2], A[6])),
-                                     _mm512_add_ps(_mm512_add_ps(A[1], A[5]), _mm512_add_ps(A[3], A[7])));
-    _mm512_storeu_ps(y + t * ldy, sum);
-  }
+  for (int t = 0; t < kTokens; ++t) _mm512_storeu_ps(y + t * ldy, acc[t]);
 }
 
 // Q4_K against Q8_K: per super-block and row, the 8 sub-block sums of
@@ -161,8 +162,8 @@ template <bool kQ4>
 QKV_VNNI void group_all_tokens(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, int64_t T,
                                float* y, int64_t ldy) {
   int64_t t = 0;
-  for (; t + 2 <= T; t += 2) group_dot<kQ4, 2>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
-  if (t < T) group_dot<kQ4, 1>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
+  for (; t + 4 <= T; t += 4) group_dot<kQ4, 4>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
+  for (; t < T; ++t) group_dot<kQ4, 1>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
 }
 
 #undef QKV_VNNI

@@ -96,25 +96,25 @@ QKV_VNNI inline __m256i levels_iq4_nl(const uint8_t* b) {
 
 // Signed levels against Q8_0: vpdpbusd takes |w| unsigned and the sign moves
 // onto the activations, so the sum of 4 products lands in each int32 lane.
-// One float accumulator per token, updated block by block: the order of
-// ggml's AVX2 kernel and ours (vec_dot_avx2.cpp), so the bits are theirs.
-// (Two alternating accumulators were no faster, and a last-bit change in a
-// product can flip the rounding of the next layer's 8-bit activations.)
+// Per token and block, the integer dot product is totalled and goes into
+// float once, a scalar sequence per row: the interleaved kernel
+// (repack_avx512.cpp), which holds 16 rows in its lanes, does the same, so
+// both give a row the same bits.
 template <int kBytes, __m256i (*levels)(const uint8_t*), int kTokens>
 QKV_VNNI void dot_symmetric_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
   const uint8_t* x = bytes(w);
-  __m256 acc[kTokens];
-  for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
+  float acc[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = 0.0f;
   for (int64_t i = 0; i < n / QK; ++i, x += kBytes) {
     const __m256i v = levels(x), magnitude = _mm256_abs_epi8(v);
     const float dx = half(x);
     for (int t = 0; t < kTokens; ++t) {
       const uint8_t* y = bytes(a) + t * stride + i * kQ8_0Bytes;
       const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), magnitude, _mm256_sign_epi8(load32(y + 2), v));
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * half(y)), _mm256_cvtepi32_ps(sums), acc[t]);
+      acc[t] = std::fma(dx * half(y), static_cast<float>(hsum_i32(sums)), acc[t]);
     }
   }
-  for (int t = 0; t < kTokens; ++t) out[t] = hsum(acc[t]);
+  for (int t = 0; t < kTokens; ++t) out[t] = acc[t];
 }
 
 // Integer sums may be split into independent chains (added at the end, an
