@@ -25,6 +25,7 @@ struct Args {
   std::vector<int> prompt = {128}, gen = {64}, threads;
   int reps = 5;
   std::string output = "md";
+  bool no_repack = false;
 };
 
 struct Result {
@@ -124,7 +125,7 @@ int run(const Args& a) {
     if (t < 1) throw Error(ErrorKind::Usage, "-t takes thread counts of at least 1");
   std::vector<Result> results;
   for (const auto& path : a.models) {
-    auto model = Model::load(path);
+    auto model = Model::load(path, {.repack = !a.no_repack});
     double params = 0, bytes = 0;  // as llama-bench counts them: the tensors alone
     for (const auto& t : model->file().tensors()) params += double(t.n_elements()), bytes += double(t.nbytes());
     std::vector<std::pair<int, int>> tests;  // (prompt, gen)
@@ -177,6 +178,7 @@ Runner add_bench(CLI::App& app) {
       ->delimiter(',');
   cmd->add_option("-r,--repetitions", a->reps, "Runs per test")->capture_default_str();
   cmd->add_option("-o,--output", a->output, "md, json or csv")->capture_default_str();
+  cmd->add_flag("--no-repack", a->no_repack, "Read the weights in place (no row interleaving at load)");
   return [a] { return run(*a); };
 }
 

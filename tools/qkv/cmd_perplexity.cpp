@@ -15,13 +15,14 @@ struct Args {
   std::string model, file, base;
   int n_ctx = 512, threads = 0, chunks = 0;
   size_t max_bytes = 0;
+  bool no_repack = false;
 };
 
 int run(const Args& a) {
   std::string text = read_file(a.file);
   if (a.max_bytes && text.size() > a.max_bytes) text.resize(a.max_bytes);
 
-  auto model = Model::load(a.model);
+  auto model = Model::load(a.model, {.repack = !a.no_repack});
   const Tokenizer tok = Tokenizer::from_gguf(model->file().metadata());
   const auto tokens = tok.encode(text, true);
   PerplexityOptions o;
@@ -29,7 +30,7 @@ int run(const Args& a) {
   o.threads = a.threads;
   o.max_chunks = a.chunks;
   o.bos = tok.add_bos() ? tok.bos() : -1;
-  if (!a.base.empty()) o.base = Model::load(a.base);
+  if (!a.base.empty()) o.base = Model::load(a.base, {.repack = !a.no_repack});
   if (Progress::enabled())
     o.on_chunk = [](int c, int n, double ppl) {
       std::fprintf(stderr, "\r\033[K[%d/%d] running estimate PPL = %.4f", c, n, ppl);
@@ -58,6 +59,7 @@ Runner add_perplexity(CLI::App& app) {
   auto a = std::make_shared<Args>();
   cmd->add_option("MODEL", a->model, "GGUF model")->required()->check(CLI::ExistingFile);
   cmd->add_option("-f,--file", a->file, "Text file")->required()->check(CLI::ExistingFile);
+  cmd->add_flag("--no-repack", a->no_repack, "Read the weights in place (no row interleaving at load; less speed)");
   cmd->add_option("-c,--ctx-size", a->n_ctx, "Window size in tokens")->capture_default_str();
   cmd->add_option("-t,--threads", a->threads, "Threads (default: all cores)");
   cmd->add_option("--chunks", a->chunks, "Score at most this many windows (default: all)");

@@ -16,6 +16,7 @@ struct Args {
   SamplerParams sampling;
   std::vector<std::string> stop;
   bool ignore_eos = false, no_bos = false;
+  bool no_repack = false;
 };
 
 void print_stats(const GenerateStats& st) {
@@ -25,7 +26,7 @@ void print_stats(const GenerateStats& st) {
 }
 
 int run(const Args& a) {
-  auto model = Model::load(a.model);
+  auto model = Model::load(a.model, {.repack = !a.no_repack});
   const Tokenizer tok = Tokenizer::from_gguf(model->file().metadata());
   GenerateOptions o;
   o.n_predict = a.n_predict;
@@ -97,6 +98,7 @@ Runner add_run(CLI::App& app) {
   cmd->add_option("--stop", a->stop, "Stop when this text appears (repeatable)");
   cmd->add_flag("--ignore-eos", a->ignore_eos, "Keep generating past end-of-sequence tokens");
   cmd->add_flag("--no-bos", a->no_bos, "Do not add the BOS token to the prompt");
+  cmd->add_flag("--no-repack", a->no_repack, "Read the weights in place (no row interleaving at load; less speed)");
   add_sampling_flags(cmd, a->sampling, a->n_ctx, a->threads, a->n_predict);
   return [a] {
     if (a->prompt.empty() && a->batch_file.empty()) throw Error(ErrorKind::Usage, "give a prompt with -p or --batch-file");
