@@ -117,6 +117,28 @@ QKV_VNNI void dot_symmetric_n(const void* w, const void* a, size_t stride, int64
   for (int t = 0; t < kTokens; ++t) out[t] = acc[t];
 }
 
+// The int16 scale vector of a pair of 16-element sub-blocks (s, s + 1):
+// s in the low 8 lanes, s + 1 in the high 8 (vpermw from all 16 scales).
+template <int s>
+QKV_VNNI inline __m256i pair_scales(__m256i scales16) {
+  return _mm256_permutexvar_epi16(_mm256_set_epi16(s + 1, s + 1, s + 1, s + 1, s + 1, s + 1, s + 1, s + 1, s, s, s, s,
+                                                   s, s, s, s),
+                                  scales16);
+}
+
+// Q3_K's 16 six-bit scales (biased by 32) as int16 lanes: the low nibbles of
+// bytes 0..7 then their high nibbles, and 2 bits of byte 8 + j % 4 at 2 (j / 4).
+QKV_VNNI inline __m256i q3_K_scales16(const uint8_t* p) {
+  const __m128i b = load16(p);  // 12 bytes used
+  const __m128i low = _mm_and_si128(_mm_unpacklo_epi64(b, _mm_srli_epi16(b, 4)), _mm_set1_epi8(0xF));
+  const __m128i top_bytes = _mm_shuffle_epi8(b, _mm_set_epi8(11, 10, 9, 8, 11, 10, 9, 8, 11, 10, 9, 8, 11, 10, 9, 8));
+  const __m256i top = _mm256_and_si256(
+      _mm256_srlv_epi16(_mm256_cvtepu8_epi16(top_bytes),
+                        _mm256_set_epi16(6, 6, 6, 6, 4, 4, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0)),
+      _mm256_set1_epi16(3));
+  return _mm256_sub_epi16(_mm256_or_si256(_mm256_cvtepu8_epi16(low), _mm256_slli_epi16(top, 4)), _mm256_set1_epi16(32));
+}
+
 // Integer sums may be split into independent chains (added at the end, an
 // exact result whatever the order): few tokens get more chains to hide the
 // latency of vpdpwssd, many tokens have enough independent work already.
@@ -193,11 +215,13 @@ QKV_VNNI void dot_q6_K_n(const void* w, const void* a, size_t stride, int64_t n,
   __m256 acc[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / QK_K; ++i, x += 210) {
-    const int8_t* scales = reinterpret_cast<const int8_t*>(x + 192);
     const uint8_t* y = bytes(a) + i * kQ8KBytes;
     constexpr int C = kChains<kTokens>;
     __m256i isum[kTokens][C];
     const __m256i scales16 = _mm256_cvtepi8_epi16(load16(x + 192));
+    const __m256i pairs[8] = {pair_scales<0>(scales16),  pair_scales<2>(scales16),  pair_scales<4>(scales16),
+                              pair_scales<6>(scales16),  pair_scales<8>(scales16),  pair_scales<10>(scales16),
+                              pair_scales<12>(scales16), pair_scales<14>(scales16)};
     // -32 * sum over 16-element groups of scale * bsum, as the first chain's starting value.
     for (int t = 0; t < kTokens; ++t) {
       isum[t][0] = _mm256_slli_epi32(
@@ -213,7 +237,7 @@ QKV_VNNI void dot_q6_K_n(const void* w, const void* a, size_t stride, int64_t n,
       for (int g = 0; g < 4; ++g, qh = shr<2>(qh)) {
         const __m256i u = _mm256_or_si256(nibbles[g], _mm256_slli_epi16(_mm256_and_si256(qh, bytes_of(3)), 4));
         const int s = 8 * c + 2 * g;
-        const __m256i sc = _mm256_set_m128i(_mm_set1_epi16(scales[s + 1]), _mm_set1_epi16(scales[s]));
+        const __m256i sc = pairs[s / 2];
         for (int t = 0; t < kTokens; ++t) {
           __m256i& chain = isum[t][(4 * c + g) % C];
           chain = _mm256_dpwssd_epi32(chain, _mm256_maddubs_epi16(u, load32(y + t * stride + 4 + 16 * s)), sc);
@@ -242,15 +266,18 @@ QKV_VNNI void dot_q2_K_n(const void* w, const void* a, size_t stride, int64_t n,
     __m256i isum[kTokens][C];
     for (int t = 0; t < kTokens; ++t)
       for (int c = 0; c < C; ++c) isum[t][c] = _mm256_setzero_si256();
+    const __m256i scales16 = _mm256_cvtepu8_epi16(_mm_and_si128(load16(sc), _mm_set1_epi8(0xF)));
+    const __m256i pairs[8] = {pair_scales<0>(scales16),  pair_scales<2>(scales16),  pair_scales<4>(scales16),
+                              pair_scales<6>(scales16),  pair_scales<8>(scales16),  pair_scales<10>(scales16),
+                              pair_scales<12>(scales16), pair_scales<14>(scales16)};
     for (int c = 0; c < 2; ++c) {
       __m256i q = load32(x + 16 + 32 * c);
       for (int g = 0; g < 4; ++g, q = shr<2>(q)) {
         const int s = 8 * c + 2 * g;  // first of the group's two sub-blocks
         const __m256i u = _mm256_and_si256(q, bytes_of(3));
-        const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[s + 1] & 0xF), _mm_set1_epi16(sc[s] & 0xF));
         for (int t = 0; t < kTokens; ++t) {
           __m256i& chain = isum[t][(4 * c + g) % C];
-          chain = _mm256_dpwssd_epi32(chain, _mm256_maddubs_epi16(u, load32(y + t * stride + 4 + 16 * s)), scale);
+          chain = _mm256_dpwssd_epi32(chain, _mm256_maddubs_epi16(u, load32(y + t * stride + 4 + 16 * s)), pairs[s / 2]);
         }
       }
     }
@@ -275,10 +302,11 @@ QKV_VNNI void dot_q3_K_n(const void* w, const void* a, size_t stride, int64_t n,
   __m256 acc[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / QK_K; ++i, x += 110) {
-    int8_t scales[16];
-    detail::q3_K_scales(x + 96, scales);
     const uint8_t* y = bytes(a) + i * kQ8KBytes;
-    const __m256i scales16 = _mm256_cvtepi8_epi16(load16(reinterpret_cast<const uint8_t*>(scales)));
+    const __m256i scales16 = q3_K_scales16(x + 96);
+    const __m256i pairs[8] = {pair_scales<0>(scales16),  pair_scales<2>(scales16),  pair_scales<4>(scales16),
+                              pair_scales<6>(scales16),  pair_scales<8>(scales16),  pair_scales<10>(scales16),
+                              pair_scales<12>(scales16), pair_scales<14>(scales16)};
     constexpr int C = kChains<kTokens>;
     __m256i isum[kTokens][C];
     for (int t = 0; t < kTokens; ++t) {
@@ -293,10 +321,9 @@ QKV_VNNI void dot_q3_K_n(const void* w, const void* a, size_t stride, int64_t n,
         const int s = 8 * c + 2 * g;
         const __m256i u = _mm256_or_si256(_mm256_and_si256(q, bytes_of(3)),
                                           _mm256_slli_epi16(_mm256_and_si256(hbits, bytes_of(1)), 2));
-        const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(scales[s + 1]), _mm_set1_epi16(scales[s]));
         for (int t = 0; t < kTokens; ++t) {
           __m256i& chain = isum[t][(4 * c + g) % C];
-          chain = _mm256_dpwssd_epi32(chain, _mm256_maddubs_epi16(u, load32(y + t * stride + 4 + 16 * s)), scale);
+          chain = _mm256_dpwssd_epi32(chain, _mm256_maddubs_epi16(u, load32(y + t * stride + 4 + 16 * s)), pairs[s / 2]);
         }
       }
     }
