@@ -98,11 +98,17 @@ void matmul(const Weight& w, MatmulInput& in, float* y, int threads) {
       // A tile of rows stays in L1 while every token passes over it.
       for (int64_t r0 = first + begin; r0 < first + end; r0 += kTile) {
         const int64_t r1 = std::min(r0 + kTile, first + end);
-        if (dot_rows) {  // up to `step` tokens per pass over a row
-          float out[kMaxDotTokens];
+        if (dot_rows) {  // up to `step` tokens per pass over a row (or two rows)
+          float out[2 * kMaxDotTokens];
           for (int64_t t = 0; t < T; t += step) {
             const int nt = static_cast<int>(std::min<int64_t>(step, T - t));
-            for (int64_t r = r0; r < r1; ++r) {
+            int64_t r = r0;
+            if (best->pair)
+              for (; r + 2 <= r1; r += 2) {
+                best->pair(w.data + r * rs, rs, acts + t * ab, ab, nt, cols, out);
+                for (int k = 0; k < nt; ++k) y[(t + k) * rows + r] = out[k], y[(t + k) * rows + r + 1] = out[nt + k];
+              }
+            for (; r < r1; ++r) {
               dot_rows(w.data + r * rs, acts + t * ab, ab, nt, cols, out);
               for (int k = 0; k < nt; ++k) y[(t + k) * rows + r] = out[k];
             }

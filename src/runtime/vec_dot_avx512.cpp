@@ -380,72 +380,89 @@ QKV_AVX512 inline __m512 load16_f16(const uint8_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
-template <int kTokens>
-QKV_AVX512 void dot_f16_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
-  const uint8_t* x = bytes(w);
-  __m512 acc[2][kTokens];
-  for (int t = 0; t < kTokens; ++t) acc[0][t] = acc[1][t] = _mm512_setzero_ps();
+// kRows weight rows (w_stride bytes apart) against kTokens tokens; out[r *
+// kTokens + t]. Every (row, token) pair has its own two accumulators, so the
+// bits do not depend on how many rows or tokens share a pass.
+template <int kRows, int kTokens>
+QKV_AVX512 void dot_f16_tile(const void* w, size_t w_stride, const void* a, size_t stride, int64_t n, float* out) {
+  __m512 acc[2][kRows][kTokens];
+  for (int h = 0; h < 2; ++h)
+    for (int r = 0; r < kRows; ++r)
+      for (int t = 0; t < kTokens; ++t) acc[h][r][t] = _mm512_setzero_ps();
   int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    const __m512 w0 = load16_f16(x + 2 * i), w1 = load16_f16(x + 2 * i + 32);
-    for (int t = 0; t < kTokens; ++t) {
-      const uint8_t* y = bytes(a) + t * stride + 2 * i;
-      acc[0][t] = _mm512_fmadd_ps(w0, load16_f16(y), acc[0][t]);
-      acc[1][t] = _mm512_fmadd_ps(w1, load16_f16(y + 32), acc[1][t]);
+  for (; i + 32 <= n; i += 32)
+    for (int h = 0; h < 2; ++h) {
+      __m512 wv[kRows];
+      for (int r = 0; r < kRows; ++r) wv[r] = load16_f16(bytes(w) + r * w_stride + 2 * i + 32 * h);
+      for (int t = 0; t < kTokens; ++t) {
+        const __m512 av = load16_f16(bytes(a) + t * stride + 2 * i + 32 * h);
+        for (int r = 0; r < kRows; ++r) acc[h][r][t] = _mm512_fmadd_ps(wv[r], av, acc[h][r][t]);
+      }
     }
-  }
-  for (int t = 0; t < kTokens; ++t) {
-    const uint8_t* y = bytes(a) + t * stride;
-    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc[0][t], acc[1][t]));
-    for (int64_t k = i; k < n; ++k) sum += detail::load_half(x + 2 * k) * detail::load_half(y + 2 * k);
-    out[t] = sum;
-  }
+  for (int r = 0; r < kRows; ++r)
+    for (int t = 0; t < kTokens; ++t) {
+      const uint8_t *x = bytes(w) + r * w_stride, *y = bytes(a) + t * stride;
+      float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc[0][r][t], acc[1][r][t]));
+      for (int64_t k = i; k < n; ++k) sum += detail::load_half(x + 2 * k) * detail::load_half(y + 2 * k);
+      out[r * kTokens + t] = sum;
+    }
 }
 
 inline float bf16_at(const uint8_t* p) { return bf16_to_fp32(static_cast<uint16_t>(p[0] | p[1] << 8)); }
 
-template <int kTokens>
-QKV_AVX512_BF16 void dot_bf16_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
-  const uint8_t* x = bytes(w);
-  __m512 acc[2][kTokens];
-  for (int t = 0; t < kTokens; ++t) acc[0][t] = acc[1][t] = _mm512_setzero_ps();
+template <int kRows, int kTokens>
+QKV_AVX512_BF16 void dot_bf16_tile(const void* w, size_t w_stride, const void* a, size_t stride, int64_t n,
+                                   float* out) {
+  __m512 acc[2][kRows][kTokens];
+  for (int h = 0; h < 2; ++h)
+    for (int r = 0; r < kRows; ++r)
+      for (int t = 0; t < kTokens; ++t) acc[h][r][t] = _mm512_setzero_ps();
   int64_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    const __m512bh w0 = (__m512bh)_mm512_loadu_si512(x + 2 * i), w1 = (__m512bh)_mm512_loadu_si512(x + 2 * i + 64);
-    for (int t = 0; t < kTokens; ++t) {
-      const uint8_t* y = bytes(a) + t * stride + 2 * i;
-      acc[0][t] = _mm512_dpbf16_ps(acc[0][t], w0, (__m512bh)_mm512_loadu_si512(y));
-      acc[1][t] = _mm512_dpbf16_ps(acc[1][t], w1, (__m512bh)_mm512_loadu_si512(y + 64));
+  for (; i + 64 <= n; i += 64)
+    for (int h = 0; h < 2; ++h) {
+      __m512bh wv[kRows];
+      for (int r = 0; r < kRows; ++r) wv[r] = (__m512bh)_mm512_loadu_si512(bytes(w) + r * w_stride + 2 * i + 64 * h);
+      for (int t = 0; t < kTokens; ++t) {
+        const __m512bh av = (__m512bh)_mm512_loadu_si512(bytes(a) + t * stride + 2 * i + 64 * h);
+        for (int r = 0; r < kRows; ++r) acc[h][r][t] = _mm512_dpbf16_ps(acc[h][r][t], wv[r], av);
+      }
     }
-  }
-  for (int t = 0; t < kTokens; ++t) {
-    const uint8_t* y = bytes(a) + t * stride;
-    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc[0][t], acc[1][t]));
-    for (int64_t k = i; k < n; ++k) sum += bf16_at(x + 2 * k) * bf16_at(y + 2 * k);
-    out[t] = sum;
-  }
+  for (int r = 0; r < kRows; ++r)
+    for (int t = 0; t < kTokens; ++t) {
+      const uint8_t *x = bytes(w) + r * w_stride, *y = bytes(a) + t * stride;
+      float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc[0][r][t], acc[1][r][t]));
+      for (int64_t k = i; k < n; ++k) sum += bf16_at(x + 2 * k) * bf16_at(y + 2 * k);
+      out[r * kTokens + t] = sum;
+    }
 }
 
-template <void (*kMulti)(const void*, const void*, size_t, int64_t, float*)>
+template <void (*kTile)(const void*, size_t, const void*, size_t, int64_t, float*)>
 QKV_AVX512 float dot_one_f(const void* w, const void* a, int64_t n) {
   float out;
-  kMulti(w, a, 0, n, &out);
+  kTile(w, 0, a, 0, n, &out);
   return out;
 }
-template <template <int> class K>
-QKV_AVX512 void dot_rows_f(const void* w, const void* a, size_t stride, int n_tokens, int64_t n, float* out) {
+template <template <int, int> class K, int kRows>
+QKV_AVX512 void dot_tile_tokens(const void* w, size_t w_stride, const void* a, size_t stride, int n_tokens, int64_t n,
+                                float* out) {
   switch (n_tokens) {
-    case 1: return K<1>::run(w, a, stride, n, out);
-    case 2: return K<2>::run(w, a, stride, n, out);
-    case 3: return K<3>::run(w, a, stride, n, out);
-    default: return K<4>::run(w, a, stride, n, out);
+    case 1: return K<kRows, 1>::run(w, w_stride, a, stride, n, out);
+    case 2: return K<kRows, 2>::run(w, w_stride, a, stride, n, out);
+    case 3: return K<kRows, 3>::run(w, w_stride, a, stride, n, out);
+    default: return K<kRows, 4>::run(w, w_stride, a, stride, n, out);
   }
 }
-template <int kT> struct F16 { static constexpr auto run = dot_f16_n<kT>; };
-template <int kT> struct BF16 { static constexpr auto run = dot_bf16_n<kT>; };
+template <template <int, int> class K>
+QKV_AVX512 void dot_rows_f(const void* w, const void* a, size_t stride, int n_tokens, int64_t n, float* out) {
+  dot_tile_tokens<K, 1>(w, 0, a, stride, n_tokens, n, out);
+}
+template <int kR, int kT> struct F16 { static constexpr auto run = dot_f16_tile<kR, kT>; };
+template <int kR, int kT> struct BF16 { static constexpr auto run = dot_bf16_tile<kR, kT>; };
 
-const VecDotVariant kF16 = {TensorType::F16, "avx512", dot_one_f<dot_f16_n<1>>, dot_rows_f<F16>, 4};
-const VecDotVariant kBF16 = {TensorType::BF16, "avx512_bf16", dot_one_f<dot_bf16_n<1>>, dot_rows_f<BF16>, 4};
+const VecDotVariant kF16 = {TensorType::F16, "avx512", dot_one_f<dot_f16_tile<1, 1>>, dot_rows_f<F16>, 4,
+                            dot_tile_tokens<F16, 2>};
+const VecDotVariant kBF16 = {TensorType::BF16, "avx512_bf16", dot_one_f<dot_bf16_tile<1, 1>>, dot_rows_f<BF16>, 4,
+                             dot_tile_tokens<BF16, 2>};
 
 #undef QKV_AVX512
 #undef QKV_AVX512_BF16

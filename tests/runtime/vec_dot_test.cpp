@@ -310,12 +310,21 @@ TEST(VecDotRows, EachTokenEqualsItsOwnDot) {
         const auto a = quantized(act_type_for(t), random_activations(n, rng));
         acts.insert(acts.end(), a.begin(), a.end());
       }
+      const auto w2 = random_row(t, n, rng);
+      std::vector<uint8_t> pair_rows(w);
+      pair_rows.insert(pair_rows.end(), w2.begin(), w2.end());
       for (int nt = 1; nt <= v.max_tokens; ++nt) {
-        float out[kMaxDotTokens];
+        float out[2 * kMaxDotTokens];
         v.rows(w.data(), acts.data(), ab, nt, n, out);
         for (int k = 0; k < nt; ++k)
           ASSERT_EQ(out[k], v.one(w.data(), acts.data() + k * ab, n))
               << type_name(t) << " " << v.isa << ": " << nt << " tokens, #" << k;
+        if (!v.pair) continue;
+        v.pair(pair_rows.data(), w.size(), acts.data(), ab, nt, n, out);
+        for (int k = 0; k < nt; ++k) {
+          ASSERT_EQ(out[k], v.one(w.data(), acts.data() + k * ab, n)) << type_name(t) << " pair, row 0, #" << k;
+          ASSERT_EQ(out[nt + k], v.one(w2.data(), acts.data() + k * ab, n)) << type_name(t) << " pair, row 1, #" << k;
+        }
       }
       ++checked;
     }
