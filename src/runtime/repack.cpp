@@ -1,4 +1,4 @@
-// Interleaving Q4_0, Q8_0 and Q4_K rows in groups of 16 (repack.h), and the
+// Interleaving Q4_0, Q8_0, Q4_K and Q6_K rows in groups of 16 (repack.h), and the
 // dispatch of the interleaved products.
 #include "runtime/repack.h"
 
@@ -27,6 +27,7 @@ Layout layout(TensorType t) {
     case TensorType::Q4_0: return {32, 18, 32 + 4 * 64};
     case TensorType::Q8_0: return {32, 34, 32 + 8 * 64};
     case TensorType::Q4_K: return {256, 144, kQ4KGroupBlockBytes};
+    case TensorType::Q6_K: return {256, 210, kQ6KGroupBlockBytes};
     default: return {0, 0, 0};
   }
 }
@@ -50,9 +51,42 @@ void interleave_q4_K(const uint8_t* src, size_t row, uint8_t* out) {
   }
 }
 
+// Q6_K: d of each row, its 16 scales, then per h < 16 three 64-byte chunks:
+// the top 2 bits of quads h, h + 16, h + 32, h + 48 (bits 0-1, 2-3, 4-5,
+// 6-7), and the nibbles of quads h | h + 32 and h + 16 | h + 48 (low | high).
+void interleave_q6_K(const uint8_t* src, size_t row, uint8_t* out) {
+  for (int r = 0; r < kInterleave; ++r) {
+    const uint8_t* b = src + r * row;
+    std::memcpy(out + 2 * r, b + 208, 2);
+    for (int s = 0; s < 16; ++s) out[32 + 16 * s + r] = b[192 + s];
+    // The row's 256 levels (0..63) in element order, as dot_q6_K in vec_dot_ref.cpp reads them.
+    int e[256];
+    for (int c = 0; c < 2; ++c)
+      for (int j = 0; j < 32; ++j) {
+        const uint8_t l0 = b[64 * c + j], l1 = b[64 * c + 32 + j], h = b[128 + 32 * c + j];
+        e[128 * c + j] = (l0 & 0xF) | (h & 3) << 4;
+        e[128 * c + 32 + j] = (l1 & 0xF) | ((h >> 2) & 3) << 4;
+        e[128 * c + 64 + j] = (l0 >> 4) | ((h >> 4) & 3) << 4;
+        e[128 * c + 96 + j] = (l1 >> 4) | ((h >> 6) & 3) << 4;
+      }
+    for (int h = 0; h < 16; ++h)
+      for (int i = 0; i < 4; ++i) {
+        uint8_t* run = out + 288 + 192 * h + 4 * r + i;  // top bits, nibbles of quads h, h + 16
+        int bits = 0;
+        for (int k = 0; k < 4; ++k) bits |= (e[4 * (h + 16 * k) + i] >> 4) << (2 * k);
+        run[0] = uint8_t(bits);
+        for (int m = 0; m < 2; ++m) {
+          const int p = h + 16 * m;
+          run[64 * (1 + m)] = uint8_t((e[4 * p + i] & 0xF) | (e[128 + 4 * p + i] & 0xF) << 4);
+        }
+      }
+  }
+}
+
 // One block of 16 rows (src points at block b of row 0; rows are `row` bytes apart).
 void interleave_block(TensorType t, const uint8_t* src, size_t row, uint8_t* out) {
   if (t == TensorType::Q4_K) return interleave_q4_K(src, row, out);
+  if (t == TensorType::Q6_K) return interleave_q6_K(src, row, out);
   for (int r = 0; r < kInterleave; ++r) std::memcpy(out + 2 * r, src + r * row, 2);  // the scales
   uint8_t* q = out + 2 * kInterleave;
   for (int r = 0; r < kInterleave; ++r) {

@@ -1,6 +1,6 @@
 // Row-interleaved weights for the matrix products (done at load time).
 //
-// A matrix of Q4_0, Q8_0 or Q4_K rows is regrouped so that 16 rows sit side by
+// A matrix of Q4_0, Q8_0, Q4_K or Q6_K rows is regrouped so that 16 rows sit side by
 // side, block by block: one 512-bit vpdpbusd then computes a 4-element
 // integer dot product for all 16 rows at once against a broadcast
 // activation quad, and the outputs land in the lanes, with no horizontal
@@ -18,7 +18,12 @@
 //         scales, then the 8 mins, unpacked to bytes: [8][16] each; then 32 x 64
 //         bytes: in chunk p, byte 4r + i holds element 4p + i of row r in its
 //         low nibble and 128 + 4p + i in its high (2368 bytes, 2.8% more than plain).
-// The 32-element types are exactly as large as the plain rows. Rows past the
+//   Q6_K  per super-block: d: 16 x fp16; the 16 scales: [16][16] bytes; then for
+//         h < 16, three 64-byte chunks, byte 4r + i of each for row r: the top 2
+//         bits of elements 4(h + 16k) + i in bits 2k, 2k + 1; the low 4 bits of
+//         elements 4h + i | 128 + 4h + i; those of 64 + 4h + i | 192 + 4h + i.
+//         (One stream through memory; as large as plain.)
+// The 32-element types and Q6_K are exactly as large as the plain rows. Rows past the
 // last whole group stay plain.
 //
 // Q4_K's row kernel (vec_dot_avx512.cpp) totals each super-block's integer
@@ -36,6 +41,7 @@ namespace qkv::ops {
 
 inline constexpr int kInterleave = 16;
 inline constexpr size_t kQ4KGroupBlockBytes = 64 + 2 * 128 + 32 * 64;
+inline constexpr size_t kQ6KGroupBlockBytes = 32 + 256 + 32 * 64 + 16 * 64;
 
 // Whether this CPU has a kernel for w's type in interleaved form and w has a whole group.
 bool can_interleave(const Weight& w);

@@ -158,6 +158,66 @@ QKV_VNNI void group_dot_q4_K(const uint8_t* group, int64_t blocks, const uint8_t
   for (int t = 0; t < kTokens; ++t) _mm512_storeu_ps(y + t * ldy, _mm512_sub_ps(acc[t], acc_min[t]));
 }
 
+// Q6_K against Q8_K: per super-block and row, sum over the 16 sub-blocks of
+// scale * (sum of level x activation - 32 * bsum), into float once. Chunk
+// run h (h = 4s + j) holds quads h (sub-block s), h + 16 (s + 4), h + 32
+// (s + 8) and h + 48 (s + 12): four sub-block sums live while s's runs pass.
+template <int kTokens>
+QKV_VNNI void group_dot_q6_K(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, float* y,
+                             int64_t ldy) {
+  constexpr size_t kQ8KBytes = 292;
+  const __m512i three = _mm512_set1_epi8(3), fifteen = _mm512_set1_epi8(0xF);
+  __m512 acc[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t* blk = group + b * kQ6KGroupBlockBytes;
+    __m512i isum[kTokens];
+    for (int t = 0; t < kTokens; ++t) isum[t] = _mm512_setzero_si512();
+    for (int s = 0; s < 4; ++s) {
+      __m512i sums[kTokens][4];  // sub-blocks s, s + 4, s + 8, s + 12
+      for (int t = 0; t < kTokens; ++t)
+        for (int m = 0; m < 4; ++m) sums[t][m] = _mm512_setzero_si512();
+      for (int j = 0; j < 4; ++j) {
+        const int h = 4 * s + j;
+        const uint8_t* run = blk + 288 + 192 * h;
+        const __m512i top = _mm512_loadu_si512(run);
+        for (int m = 0; m < 2; ++m) {  // nibbles of quads h + 16m (low) and h + 16m + 32 (high)
+          const __m512i q = _mm512_loadu_si512(run + 64 * (1 + m));
+          const __m512i lo = _mm512_or_si512(
+              _mm512_and_si512(q, fifteen), _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(top, 2 * m), three), 4));
+          const __m512i hi =
+              _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(q, 4), fifteen),
+                              _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(top, 2 * m + 4), three), 4));
+          const int p = h + 16 * m;
+          for (int t = 0; t < kTokens; ++t) {
+            const uint8_t* a = acts + t * ab + b * kQ8KBytes + 4;
+            sums[t][m] = _mm512_dpbusd_epi32(sums[t][m], lo, quad(a + 4 * p));
+            sums[t][2 + m] = _mm512_dpbusd_epi32(sums[t][2 + m], hi, quad(a + 128 + 4 * p));
+          }
+        }
+      }
+      for (int m = 0; m < 4; ++m) {
+        const int sub = s + 4 * m;
+        const __m512i scale =
+            _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 32 + 16 * sub)));
+        for (int t = 0; t < kTokens; ++t) {
+          int16_t bsum;  // the activations' sum over sub-block `sub`
+          std::memcpy(&bsum, acts + t * ab + b * kQ8KBytes + 4 + 256 + 2 * sub, 2);
+          const __m512i biased = _mm512_sub_epi32(sums[t][m], _mm512_set1_epi32(32 * bsum));
+          isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(scale, biased));
+        }
+      }
+    }
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+    for (int t = 0; t < kTokens; ++t) {
+      float dy;
+      std::memcpy(&dy, acts + t * ab + b * kQ8KBytes, 4);
+      acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(d, _mm512_set1_ps(dy)), _mm512_cvtepi32_ps(isum[t]), acc[t]);
+    }
+  }
+  for (int t = 0; t < kTokens; ++t) _mm512_storeu_ps(y + t * ldy, acc[t]);
+}
+
 template <bool kQ4>
 QKV_VNNI void group_all_tokens(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, int64_t T,
                                float* y, int64_t ldy) {
@@ -174,6 +234,12 @@ void matmul_x16_avx512(TensorType type, const uint8_t* group, int64_t blocks, co
                        int64_t T, float* y, int64_t ldy) {
   if (type == TensorType::Q4_0) return group_all_tokens<true>(group, blocks, acts, ab, T, y, ldy);
   if (type == TensorType::Q8_0) return group_all_tokens<false>(group, blocks, acts, ab, T, y, ldy);
+  if (type == TensorType::Q6_K) {
+    int64_t t = 0;
+    for (; t + 4 <= T; t += 4) group_dot_q6_K<4>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
+    for (; t < T; ++t) group_dot_q6_K<1>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
+    return;
+  }
   if (type == TensorType::Q4_K) {
     int64_t t = 0;
     for (; t + 4 <= T; t += 4) group_dot_q4_K<4>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);

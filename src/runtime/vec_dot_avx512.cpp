@@ -208,12 +208,13 @@ QKV_VNNI void dot_q45_K_n(const void* w, const void* a, size_t stride, int64_t n
 }
 
 // Q6_K's levels go in unsigned (0..63); the bias of 32 comes off as
-// 32 * scale * bsum per 16 elements, inside the integer sum.
+// 32 * scale * bsum per 16 elements, inside the integer sum. As for Q4_K,
+// each super-block's total goes into float once (the interleaved kernel's order).
 template <int kTokens>
 QKV_VNNI void dot_q6_K_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
   const uint8_t* x = bytes(w);
-  __m256 acc[kTokens];
-  for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
+  float acc[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = 0.0f;
   for (int64_t i = 0; i < n / QK_K; ++i, x += 210) {
     const uint8_t* y = bytes(a) + i * kQ8KBytes;
     constexpr int C = kChains<kTokens>;
@@ -246,10 +247,9 @@ QKV_VNNI void dot_q6_K_n(const void* w, const void* a, size_t stride, int64_t n,
     }
     const float d = half(x + 208);
     for (int t = 0; t < kTokens; ++t)
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * f32(y + t * stride)), _mm256_cvtepi32_ps(sum_chains(isum[t], C)),
-                               acc[t]);
+      acc[t] = std::fma(d * f32(y + t * stride), static_cast<float>(hsum_i32(sum_chains(isum[t], C))), acc[t]);
   }
-  for (int t = 0; t < kTokens; ++t) out[t] = hsum(acc[t]);
+  for (int t = 0; t < kTokens; ++t) out[t] = acc[t];
 }
 
 // Q2_K: 2-bit levels, a 4-bit scale and a 4-bit min per 16 elements; the
