@@ -129,7 +129,9 @@ QKV_VNNI inline __m256i pair_scales(__m256i scales16) {
 // Q3_K's 16 six-bit scales (biased by 32) as int16 lanes: the low nibbles of
 // bytes 0..7 then their high nibbles, and 2 bits of byte 8 + j % 4 at 2 (j / 4).
 QKV_VNNI inline __m256i q3_K_scales16(const uint8_t* p) {
-  const __m128i b = load16(p);  // 12 bytes used
+  uint8_t bytes12[16] = {};  // the block ends 2 bytes after its 12 scale bytes: do not load past it
+  std::memcpy(bytes12, p, 12);
+  const __m128i b = load16(bytes12);
   const __m128i low = _mm_and_si128(_mm_unpacklo_epi64(b, _mm_srli_epi16(b, 4)), _mm_set1_epi8(0xF));
   const __m128i top_bytes = _mm_shuffle_epi8(b, _mm_set_epi8(11, 10, 9, 8, 11, 10, 9, 8, 11, 10, 9, 8, 11, 10, 9, 8));
   const __m256i top = _mm256_and_si256(
