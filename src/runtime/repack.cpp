@@ -1,4 +1,4 @@
-// Interleaving Q4_0, Q8_0, Q4_K and Q6_K rows in groups of 16 (repack.h), and the
+// Interleaving Q4_0, Q8_0, Q4_K, Q5_K and Q6_K rows in groups of 16 (repack.h), and the
 // dispatch of the interleaved products.
 #include "runtime/repack.h"
 
@@ -27,14 +27,17 @@ Layout layout(TensorType t) {
     case TensorType::Q4_0: return {32, 18, 32 + 4 * 64};
     case TensorType::Q8_0: return {32, 34, 32 + 8 * 64};
     case TensorType::Q4_K: return {256, 144, kQ4KGroupBlockBytes};
+    case TensorType::Q5_K: return {256, 176, kQ5KGroupBlockBytes};
     case TensorType::Q6_K: return {256, 210, kQ6KGroupBlockBytes};
     default: return {0, 0, 0};
   }
 }
 
-// Q4_K: d and dmin of each row, its 8 six-bit scales and mins unpacked to
-// bytes, and its nibbles four elements per row per 64-byte chunk.
-void interleave_q4_K(const uint8_t* src, size_t row, uint8_t* out) {
+// Q4_K / Q5_K: d and dmin of each row, its 8 six-bit scales and mins
+// unpacked to bytes, and its nibbles four elements per row per 64-byte chunk;
+// Q5_K's fifth bits in 8 more chunks, chunk j placed before nibble chunk j.
+void interleave_q45_K(bool fifth, const uint8_t* src, size_t row, uint8_t* out) {
+  const int qs = fifth ? 48 : 16;
   for (int r = 0; r < kInterleave; ++r) {
     const uint8_t* b = src + r * row;
     std::memcpy(out + 2 * r, b, 2);
@@ -42,12 +45,26 @@ void interleave_q4_K(const uint8_t* src, size_t row, uint8_t* out) {
     uint8_t scales[8], mins[8];
     detail::k4_scales_mins(b + 4, scales, mins);
     for (int s = 0; s < 8; ++s) out[64 + 16 * s + r] = scales[s], out[192 + 16 * s + r] = mins[s];
-    // Element 64 j + i is the low nibble of qs[32 j + i], 64 j + 32 + i its high nibble.
+    // Element 64 j + i is the low nibble of qs[32 j + i], 64 j + 32 + i its high
+    // nibble; Q5_K's fifth bits are bits 2 j and 2 j + 1 of qh[i].
     int e[256];
     for (int j = 0; j < 4; ++j)
-      for (int i = 0; i < 32; ++i) e[64 * j + i] = b[16 + 32 * j + i] & 0xF, e[64 * j + 32 + i] = b[16 + 32 * j + i] >> 4;
+      for (int i = 0; i < 32; ++i) {
+        const int q = b[qs + 32 * j + i], h = fifth ? b[16 + i] : 0;
+        e[64 * j + i] = (q & 0xF) | ((h >> (2 * j)) & 1) << 4;
+        e[64 * j + 32 + i] = (q >> 4) | ((h >> (2 * j + 1)) & 1) << 4;
+      }
     for (int p = 0; p < 32; ++p)
-      for (int i = 0; i < 4; ++i) out[320 + 64 * p + 4 * r + i] = uint8_t(e[4 * p + i] | e[128 + 4 * p + i] << 4);
+      for (int i = 0; i < 4; ++i)
+        out[q45_K_nibbles(fifth, p) + 4 * r + i] = uint8_t((e[4 * p + i] & 0xF) | (e[128 + 4 * p + i] & 0xF) << 4);
+    if (fifth)
+      for (int f = 0; f < 8; ++f)
+        for (int i = 0; i < 4; ++i) {
+          int bits = 0;  // bit k: quad f + 8k (k < 4), then quad 32 + f + 8(k - 4)
+          for (int k = 0; k < 4; ++k)
+            bits |= (e[4 * (f + 8 * k) + i] >> 4) << k | (e[128 + 4 * (f + 8 * k) + i] >> 4) << (4 + k);
+          out[q5_K_fifth(f) + 4 * r + i] = uint8_t(bits);
+        }
   }
 }
 
@@ -85,7 +102,7 @@ void interleave_q6_K(const uint8_t* src, size_t row, uint8_t* out) {
 
 // One block of 16 rows (src points at block b of row 0; rows are `row` bytes apart).
 void interleave_block(TensorType t, const uint8_t* src, size_t row, uint8_t* out) {
-  if (t == TensorType::Q4_K) return interleave_q4_K(src, row, out);
+  if (t == TensorType::Q4_K || t == TensorType::Q5_K) return interleave_q45_K(t == TensorType::Q5_K, src, row, out);
   if (t == TensorType::Q6_K) return interleave_q6_K(src, row, out);
   for (int r = 0; r < kInterleave; ++r) std::memcpy(out + 2 * r, src + r * row, 2);  // the scales
   uint8_t* q = out + 2 * kInterleave;

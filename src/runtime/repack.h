@@ -1,6 +1,6 @@
 // Row-interleaved weights for the matrix products (done at load time).
 //
-// A matrix of Q4_0, Q8_0, Q4_K or Q6_K rows is regrouped so that 16 rows sit side by
+// A matrix of Q4_0, Q8_0, Q4_K, Q5_K or Q6_K rows is regrouped so that 16 rows sit side by
 // side, block by block: one 512-bit vpdpbusd then computes a 4-element
 // integer dot product for all 16 rows at once against a broadcast
 // activation quad, and the outputs land in the lanes, with no horizontal
@@ -18,6 +18,9 @@
 //         scales, then the 8 mins, unpacked to bytes: [8][16] each; then 32 x 64
 //         bytes: in chunk p, byte 4r + i holds element 4p + i of row r in its
 //         low nibble and 128 + 4p + i in its high (2368 bytes, 2.8% more than plain).
+//   Q5_K  as Q4_K, with 8 more 64-byte chunks of fifth bits: in chunk f, bit k of
+//         byte 4r + i is that of element 4(f + 8k) + i (k < 4), 128 + 4(f + 8(k - 4)) + i
+//         (chunk f sits before nibble chunk f; 2880 bytes, 2.3% more than plain).
 //   Q6_K  per super-block: d: 16 x fp16; the 16 scales: [16][16] bytes; then for
 //         h < 16, three 64-byte chunks, byte 4r + i of each for row r: the top 2
 //         bits of elements 4(h + 16k) + i in bits 2k, 2k + 1; the low 4 bits of
@@ -41,6 +44,11 @@ namespace qkv::ops {
 
 inline constexpr int kInterleave = 16;
 inline constexpr size_t kQ4KGroupBlockBytes = 64 + 2 * 128 + 32 * 64;
+inline constexpr size_t kQ5KGroupBlockBytes = kQ4KGroupBlockBytes + 8 * 64;
+// Where nibble chunk p (and Q5_K's fifth-bit chunk f < 8, placed before
+// nibble chunk f so that a group is read as one stream) start in a group's super-block.
+constexpr size_t q45_K_nibbles(bool fifth, int p) { return 320 + 64 * p + (fifth ? 64 * (p < 8 ? p + 1 : 8) : 0); }
+constexpr size_t q5_K_fifth(int f) { return 320 + 128 * f; }
 inline constexpr size_t kQ6KGroupBlockBytes = 32 + 256 + 32 * 64 + 16 * 64;
 
 // Whether this CPU has a kernel for w's type in interleaved form and w has a whole group.

@@ -101,18 +101,19 @@ QKV_VNNI void group_dot(const uint8_t* group, int64_t blocks, const uint8_t* act
   for (int t = 0; t < kTokens; ++t) _mm512_storeu_ps(y + t * ldy, acc[t]);
 }
 
-// Q4_K against Q8_K: per super-block and row, the 8 sub-block sums of
-// nibble x activation (vpdpbusd over their 8 quads each) times the row's
-// scales, and the mins times the activations' 32-element sums; each total
-// into float once, as the row kernel does.
-template <int kTokens>
-QKV_VNNI void group_dot_q4_K(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, float* y,
-                             int64_t ldy) {
-  constexpr size_t kQ8KBytes = 292;
+// Q4_K (and Q5_K, kFifth: each level's fifth bit from its own chunks)
+// against Q8_K: per super-block and row, the 8 sub-block sums of level x
+// activation (vpdpbusd over their 8 quads each) times the row's scales, and
+// the mins times the activations' 32-element sums; each total into float
+// once, as the row kernel does.
+template <bool kFifth, int kTokens>
+QKV_VNNI void group_dot_q45_K(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, float* y,
+                              int64_t ldy) {
+  constexpr size_t kQ8KBytes = 292, kBlockBytes = kFifth ? kQ5KGroupBlockBytes : kQ4KGroupBlockBytes;
   __m512 acc[kTokens], acc_min[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = acc_min[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < blocks; ++b) {
-    const uint8_t* blk = group + b * kQ4KGroupBlockBytes;
+    const uint8_t* blk = group + b * kBlockBytes;
     __m512i isum[kTokens];
     for (int t = 0; t < kTokens; ++t) isum[t] = _mm512_setzero_si512();
     // Sub-blocks s and s + 4 share the nibble chunks 8s .. 8s + 7 (low and high
@@ -121,9 +122,14 @@ QKV_VNNI void group_dot_q4_K(const uint8_t* group, int64_t blocks, const uint8_t
       __m512i lo_sum[kTokens], hi_sum[kTokens];
       for (int t = 0; t < kTokens; ++t) lo_sum[t] = hi_sum[t] = _mm512_setzero_si512();
       for (int p = 8 * s; p < 8 * s + 8; ++p) {
-        const __m512i q = _mm512_loadu_si512(blk + 320 + 64 * p);
-        const __m512i lo = _mm512_and_si512(q, _mm512_set1_epi8(0xF));
-        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), _mm512_set1_epi8(0xF));
+        const __m512i q = _mm512_loadu_si512(blk + q45_K_nibbles(kFifth, p));
+        __m512i lo = _mm512_and_si512(q, _mm512_set1_epi8(0xF));
+        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), _mm512_set1_epi8(0xF));
+        if constexpr (kFifth) {  // bit s of fifth-bit chunk p % 8 for the low quad, bit 4 + s for the high
+          const __m512i f = _mm512_loadu_si512(blk + q5_K_fifth(p % 8)), one = _mm512_set1_epi8(1);
+          lo = _mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(f, s), one), 4));
+          hi = _mm512_or_si512(hi, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(f, 4 + s), one), 4));
+        }
         for (int t = 0; t < kTokens; ++t) {
           const uint8_t* a = acts + t * ab + b * kQ8KBytes + 4;
           lo_sum[t] = _mm512_dpbusd_epi32(lo_sum[t], lo, quad(a + 4 * p));
@@ -242,8 +248,14 @@ void matmul_x16_avx512(TensorType type, const uint8_t* group, int64_t blocks, co
   }
   if (type == TensorType::Q4_K) {
     int64_t t = 0;
-    for (; t + 4 <= T; t += 4) group_dot_q4_K<4>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
-    for (; t < T; ++t) group_dot_q4_K<1>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
+    for (; t + 4 <= T; t += 4) group_dot_q45_K<false, 4>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
+    for (; t < T; ++t) group_dot_q45_K<false, 1>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
+    return;
+  }
+  if (type == TensorType::Q5_K) {
+    int64_t t = 0;
+    for (; t + 4 <= T; t += 4) group_dot_q45_K<true, 4>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
+    for (; t < T; ++t) group_dot_q45_K<true, 1>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
     return;
   }
   throw Error(ErrorKind::Unsupported, "matmul_x16_avx512: not an interleaved type");
