@@ -1,4 +1,4 @@
-// Interleaving Q4_0, Q8_0, Q4_K, Q5_K and Q6_K rows in groups of 16 (repack.h), and the
+// Interleaving Q4_0, Q8_0 and the K-quants' rows in groups of 16 (repack.h), and the
 // dispatch of the interleaved products.
 #include "runtime/repack.h"
 
@@ -29,6 +29,8 @@ Layout layout(TensorType t) {
     case TensorType::Q4_K: return {256, 144, kQ4KGroupBlockBytes};
     case TensorType::Q5_K: return {256, 176, kQ5KGroupBlockBytes};
     case TensorType::Q6_K: return {256, 210, kQ6KGroupBlockBytes};
+    case TensorType::Q2_K: return {256, 84, kQ2KGroupBlockBytes};
+    case TensorType::Q3_K: return {256, 110, kQ3KGroupBlockBytes};
     default: return {0, 0, 0};
   }
 }
@@ -100,10 +102,59 @@ void interleave_q6_K(const uint8_t* src, size_t row, uint8_t* out) {
   }
 }
 
+// Q2_K / Q3_K: the row's 256 levels in element order (Q2_K 0..3; Q3_K 0..7,
+// q + 4 * hbit, as dot_q2_K / dot_q3_K in vec_dot_ref.cpp read them).
+void low_K_levels(bool q3, const uint8_t* b, int* e) {
+  const uint8_t* qs = b + (q3 ? 32 : 16);
+  for (int c = 0; c < 2; ++c)
+    for (int g = 0; g < 4; ++g)
+      for (int l = 0; l < 32; ++l) {
+        const int k = 128 * c + 32 * g + l;
+        e[k] = (qs[32 * c + l] >> (2 * g)) & 3;
+        if (q3) e[k] |= ((b[l] >> (4 * c + g)) & 1) << 2;
+      }
+}
+
+// Q2_K: d, dmin, the packed scale|min bytes [16][16], then 16 chunks of 2-bit
+// levels: in chunk c, bits 2m, 2m + 1 of byte 4r + i are element 4(c + 16m) + i.
+// Q3_K: d, the scales unpacked to int8 [16][16], then per chunk c the 2-bit
+// chunk, with c < 8 preceded by high-bit chunk c: bit k of byte 4r + i is the
+// high bit of element 4(c + 8k) + i.
+void interleave_low_K(bool q3, const uint8_t* src, size_t row, uint8_t* out) {
+  for (int r = 0; r < kInterleave; ++r) {
+    const uint8_t* b = src + r * row;
+    std::memcpy(out + 2 * r, b + (q3 ? 108 : 80), 2);
+    if (q3) {
+      int8_t scales[16];
+      detail::q3_K_scales(b + 96, scales);
+      for (int s = 0; s < 16; ++s) out[32 + 16 * s + r] = uint8_t(scales[s]);
+    } else {
+      std::memcpy(out + 32 + 2 * r, b + 82, 2);
+      for (int s = 0; s < 16; ++s) out[64 + 16 * s + r] = b[s];
+    }
+    int e[256];
+    low_K_levels(q3, b, e);
+    for (int c = 0; c < 16; ++c)
+      for (int i = 0; i < 4; ++i) {
+        int bits = 0;
+        for (int m = 0; m < 4; ++m) bits |= (e[4 * (c + 16 * m) + i] & 3) << (2 * m);
+        out[low_K_levels_at(q3, c) + 4 * r + i] = uint8_t(bits);
+      }
+    if (q3)
+      for (int h = 0; h < 8; ++h)
+        for (int i = 0; i < 4; ++i) {
+          int bits = 0;
+          for (int k = 0; k < 8; ++k) bits |= (e[4 * (h + 8 * k) + i] >> 2) << k;
+          out[q3_K_high_at(h) + 4 * r + i] = uint8_t(bits);
+        }
+  }
+}
+
 // One block of 16 rows (src points at block b of row 0; rows are `row` bytes apart).
 void interleave_block(TensorType t, const uint8_t* src, size_t row, uint8_t* out) {
   if (t == TensorType::Q4_K || t == TensorType::Q5_K) return interleave_q45_K(t == TensorType::Q5_K, src, row, out);
   if (t == TensorType::Q6_K) return interleave_q6_K(src, row, out);
+  if (t == TensorType::Q2_K || t == TensorType::Q3_K) return interleave_low_K(t == TensorType::Q3_K, src, row, out);
   for (int r = 0; r < kInterleave; ++r) std::memcpy(out + 2 * r, src + r * row, 2);  // the scales
   uint8_t* q = out + 2 * kInterleave;
   for (int r = 0; r < kInterleave; ++r) {

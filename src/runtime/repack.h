@@ -1,6 +1,6 @@
 // Row-interleaved weights for the matrix products (done at load time).
 //
-// A matrix of Q4_0, Q8_0, Q4_K, Q5_K or Q6_K rows is regrouped so that 16 rows sit side by
+// A matrix of Q4_0, Q8_0 or K-quant (Q2_K .. Q6_K) rows is regrouped so that 16 rows sit side by
 // side, block by block: one 512-bit vpdpbusd then computes a 4-element
 // integer dot product for all 16 rows at once against a broadcast
 // activation quad, and the outputs land in the lanes, with no horizontal
@@ -21,6 +21,12 @@
 //   Q5_K  as Q4_K, with 8 more 64-byte chunks of fifth bits: in chunk f, bit k of
 //         byte 4r + i is that of element 4(f + 8k) + i (k < 4), 128 + 4(f + 8(k - 4)) + i
 //         (chunk f sits before nibble chunk f; 2880 bytes, 2.3% more than plain).
+//   Q2_K  per super-block: d, dmin: 16 x fp16 each; the packed scale|min bytes
+//         [16][16]; 16 x 64 bytes: in chunk c, bits 2m, 2m + 1 of byte 4r + i hold
+//         element 4(c + 16m) + i (as large as plain).
+//   Q3_K  per super-block: d; the 16 scales unpacked to int8 [16][16]; the 2-bit
+//         levels as Q2_K's, and 8 chunks of high bits (bit k of byte 4r + i:
+//         element 4(h + 8k) + i), chunk h before 2-bit chunk h (3.6% more than plain).
 //   Q6_K  per super-block: d: 16 x fp16; the 16 scales: [16][16] bytes; then for
 //         h < 16, three 64-byte chunks, byte 4r + i of each for row r: the top 2
 //         bits of elements 4(h + 16k) + i in bits 2k, 2k + 1; the low 4 bits of
@@ -49,6 +55,11 @@ inline constexpr size_t kQ5KGroupBlockBytes = kQ4KGroupBlockBytes + 8 * 64;
 // nibble chunk f so that a group is read as one stream) start in a group's super-block.
 constexpr size_t q45_K_nibbles(bool fifth, int p) { return 320 + 64 * p + (fifth ? 64 * (p < 8 ? p + 1 : 8) : 0); }
 constexpr size_t q5_K_fifth(int f) { return 320 + 128 * f; }
+inline constexpr size_t kQ2KGroupBlockBytes = 64 + 256 + 16 * 64;
+inline constexpr size_t kQ3KGroupBlockBytes = 32 + 256 + 16 * 64 + 8 * 64;
+// Q2_K / Q3_K: where 2-bit chunk c and Q3_K's high-bit chunk h (before 2-bit chunk h) start.
+constexpr size_t low_K_levels_at(bool q3, int c) { return q3 ? 288 + 64 * c + 64 * (c < 8 ? c + 1 : 8) : 320 + 64 * c; }
+constexpr size_t q3_K_high_at(int h) { return 288 + 128 * h; }
 inline constexpr size_t kQ6KGroupBlockBytes = 32 + 256 + 32 * 64 + 16 * 64;
 
 // Whether this CPU has a kernel for w's type in interleaved form and w has a whole group.

@@ -16,6 +16,7 @@
 #endif
 
 #include <cstring>
+#include <type_traits>
 
 #include "qkv/error.h"
 #include "runtime/vec_dot.h"
@@ -224,6 +225,82 @@ QKV_VNNI void group_dot_q6_K(const uint8_t* group, int64_t blocks, const uint8_t
   for (int t = 0; t < kTokens; ++t) _mm512_storeu_ps(y + t * ldy, acc[t]);
 }
 
+// Q2_K and Q3_K (kQ3) against Q8_K: per super-block and row, the 16
+// sub-block sums of level x activation times the row's scales (Q3_K: the
+// levels are q + 4 * hbit, the bias of 4 taken off through the activation
+// sums), Q2_K's mins times those sums; each total into float once, as the
+// row kernel does. 2-bit chunk c holds quads c + 16m: while pass s's four
+// chunks go by, the sums of sub-blocks s + 4m (m < 4) live.
+template <bool kQ3, int kTokens>
+QKV_VNNI void group_dot_low_K(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, float* y,
+                              int64_t ldy) {
+  constexpr size_t kQ8KBytes = 292, kBlockBytes = kQ3 ? kQ3KGroupBlockBytes : kQ2KGroupBlockBytes;
+  const __m512i three = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
+  __m512 acc[kTokens], acc_min[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = acc_min[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t* blk = group + b * kBlockBytes;
+    __m512i isum[kTokens];
+    for (int t = 0; t < kTokens; ++t) isum[t] = _mm512_setzero_si512();
+    for (int s = 0; s < 4; ++s) {
+      __m512i sums[kTokens][4];
+      for (int t = 0; t < kTokens; ++t)
+        for (int m = 0; m < 4; ++m) sums[t][m] = _mm512_setzero_si512();
+      for (int j = 0; j < 4; ++j) {
+        const int c = 4 * s + j;
+        const __m512i q = _mm512_loadu_si512(blk + low_K_levels_at(kQ3, c));
+        const __m512i high = kQ3 ? _mm512_loadu_si512(blk + q3_K_high_at(c % 8)) : _mm512_setzero_si512();
+        for (int m = 0; m < 4; ++m) {
+          __m512i u = _mm512_and_si512(_mm512_srli_epi16(q, 2 * m), three);
+          if constexpr (kQ3)
+            u = _mm512_or_si512(u, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(high, 2 * m + c / 8), one), 2));
+          for (int t = 0; t < kTokens; ++t)
+            sums[t][m] = _mm512_dpbusd_epi32(sums[t][m], u, quad(acts + t * ab + b * kQ8KBytes + 4 + 4 * (c + 16 * m)));
+        }
+      }
+      for (int m = 0; m < 4; ++m) {
+        const int sub = s + 4 * m;
+        const __m512i packed =
+            _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + (kQ3 ? 32 : 64) + 16 * sub)));
+        for (int t = 0; t < kTokens; ++t) {
+          if constexpr (kQ3) {
+            const __m512i scale = _mm512_srai_epi32(_mm512_slli_epi32(packed, 24), 24);  // the int8 scale
+            int16_t bsum;
+            std::memcpy(&bsum, acts + t * ab + b * kQ8KBytes + 4 + 256 + 2 * sub, 2);
+            isum[t] = _mm512_add_epi32(
+                isum[t], _mm512_mullo_epi32(scale, _mm512_sub_epi32(sums[t][m], _mm512_set1_epi32(4 * bsum))));
+          } else {
+            const __m512i scale = _mm512_and_si512(packed, _mm512_set1_epi32(0xF));
+            isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(scale, sums[t][m]));
+          }
+        }
+      }
+    }
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+    for (int t = 0; t < kTokens; ++t) {
+      const uint8_t* a = acts + t * ab + b * kQ8KBytes;
+      float dy;
+      std::memcpy(&dy, a, 4);
+      const __m512 vdy = _mm512_set1_ps(dy);
+      acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(d, vdy), _mm512_cvtepi32_ps(isum[t]), acc[t]);
+      if constexpr (!kQ3) {
+        int16_t bsums[16];
+        std::memcpy(bsums, a + 4 + 256, sizeof bsums);
+        __m512i imin = _mm512_setzero_si512();
+        for (int sub = 0; sub < 16; ++sub) {
+          const __m512i mn = _mm512_srli_epi32(
+              _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 64 + 16 * sub))), 4);
+          imin = _mm512_add_epi32(imin, _mm512_mullo_epi32(mn, _mm512_set1_epi32(bsums[sub])));
+        }
+        const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32)));
+        acc_min[t] = _mm512_fmadd_ps(_mm512_mul_ps(dmin, vdy), _mm512_cvtepi32_ps(imin), acc_min[t]);
+      }
+    }
+  }
+  for (int t = 0; t < kTokens; ++t)
+    _mm512_storeu_ps(y + t * ldy, kQ3 ? acc[t] : _mm512_sub_ps(acc[t], acc_min[t]));
+}
+
 template <bool kQ4>
 QKV_VNNI void group_all_tokens(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, int64_t T,
                                float* y, int64_t ldy) {
@@ -240,6 +317,16 @@ void matmul_x16_avx512(TensorType type, const uint8_t* group, int64_t blocks, co
                        int64_t T, float* y, int64_t ldy) {
   if (type == TensorType::Q4_0) return group_all_tokens<true>(group, blocks, acts, ab, T, y, ldy);
   if (type == TensorType::Q8_0) return group_all_tokens<false>(group, blocks, acts, ab, T, y, ldy);
+  if (type == TensorType::Q2_K || type == TensorType::Q3_K) {
+    const auto run = [&](auto q3) {
+      int64_t t = 0;
+      for (; t + 4 <= T; t += 4) group_dot_low_K<q3(), 4>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
+      for (; t < T; ++t) group_dot_low_K<q3(), 1>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
+    };
+    if (type == TensorType::Q3_K) run(std::true_type{});
+    else run(std::false_type{});
+    return;
+  }
   if (type == TensorType::Q6_K) {
     int64_t t = 0;
     for (; t + 4 <= T; t += 4) group_dot_q6_K<4>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);

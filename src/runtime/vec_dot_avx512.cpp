@@ -255,12 +255,13 @@ QKV_VNNI void dot_q6_K_n(const void* w, const void* a, size_t stride, int64_t n,
 }
 
 // Q2_K: 2-bit levels, a 4-bit scale and a 4-bit min per 16 elements; the
-// mins come off through the activations' 16-element sums.
+// mins come off through the activations' 16-element sums. As for Q4_K, each
+// super-block's two totals go into float once (the interleaved kernel's order).
 template <int kTokens>
 QKV_VNNI void dot_q2_K_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
   const uint8_t* x = bytes(w);
-  __m256 acc[kTokens], acc_min[kTokens];
-  for (int t = 0; t < kTokens; ++t) acc[t] = acc_min[t] = _mm256_setzero_ps();
+  float acc[kTokens], acc_min[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = acc_min[t] = 0.0f;
   for (int64_t i = 0; i < n / QK_K; ++i, x += 84) {
     const uint8_t* sc = x;
     const uint8_t* y = bytes(a) + i * kQ8KBytes;
@@ -288,21 +289,22 @@ QKV_VNNI void dot_q2_K_n(const void* w, const void* a, size_t stride, int64_t n,
     for (int t = 0; t < kTokens; ++t) {
       const uint8_t* yt = y + t * stride;
       const float dy = f32(yt);
-      const __m256i mins = _mm256_madd_epi16(load32(yt + 4 + QK_K), min16);
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * dy), _mm256_cvtepi32_ps(sum_chains(isum[t], C)), acc[t]);
-      acc_min[t] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * dy), _mm256_cvtepi32_ps(mins), acc_min[t]);
+      const int mins = hsum_i32(_mm256_madd_epi16(load32(yt + 4 + QK_K), min16));
+      acc[t] = std::fma(d * dy, static_cast<float>(hsum_i32(sum_chains(isum[t], C))), acc[t]);
+      acc_min[t] = std::fma(dmin * dy, static_cast<float>(mins), acc_min[t]);
     }
   }
-  for (int t = 0; t < kTokens; ++t) out[t] = hsum(acc[t]) - hsum(acc_min[t]);
+  for (int t = 0; t < kTokens; ++t) out[t] = acc[t] - acc_min[t];
 }
 
 // Q3_K's levels go in unsigned (q + 4 * hbit, 0..7); the bias of 4 comes off
-// as 4 * scale * bsum per 16 elements, the first chain's starting value.
+// as 4 * scale * bsum per 16 elements, the first chain's starting value; each
+// super-block's total goes into float once (the interleaved kernel's order).
 template <int kTokens>
 QKV_VNNI void dot_q3_K_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
   const uint8_t* x = bytes(w);
-  __m256 acc[kTokens];
-  for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
+  float acc[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = 0.0f;
   for (int64_t i = 0; i < n / QK_K; ++i, x += 110) {
     const uint8_t* y = bytes(a) + i * kQ8KBytes;
     const __m256i scales16 = q3_K_scales16(x + 96);
@@ -331,10 +333,9 @@ QKV_VNNI void dot_q3_K_n(const void* w, const void* a, size_t stride, int64_t n,
     }
     const float d = half(x + 108);
     for (int t = 0; t < kTokens; ++t)
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * f32(y + t * stride)), _mm256_cvtepi32_ps(sum_chains(isum[t], C)),
-                               acc[t]);
+      acc[t] = std::fma(d * f32(y + t * stride), static_cast<float>(hsum_i32(sum_chains(isum[t], C))), acc[t]);
   }
-  for (int t = 0; t < kTokens; ++t) out[t] = hsum(acc[t]);
+  for (int t = 0; t < kTokens; ++t) out[t] = acc[t];
 }
 
 // IQ4_XS: signed levels, so |w| goes in unsigned and the sign onto the

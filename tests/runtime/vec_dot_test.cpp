@@ -370,7 +370,7 @@ namespace {
 TEST(MatmulInterleaved, EqualsVecDotPerRowInAnyBatch) {
   std::mt19937 rng(5);
   int checked = 0;
-  for (TensorType t : {TT::Q4_0, TT::Q8_0, TT::Q4_K, TT::Q5_K, TT::Q6_K}) {
+  for (TensorType t : {TT::Q4_0, TT::Q8_0, TT::Q2_K, TT::Q3_K, TT::Q4_K, TT::Q5_K, TT::Q6_K}) {
     const int64_t rows = 2 * kInterleave + 5, cols = type_info(t).block_elems == 256 ? 768 : 320;
     std::vector<uint8_t> data;
     for (int64_t r = 0; r < rows; ++r) {
