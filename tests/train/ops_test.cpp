@@ -59,9 +59,11 @@ TEST(TrainOps, TiledGemmEqualsScalarProductAndIgnoresTheThreadCount) {
   // over shapes of one tile and of several; the bits must not move with the
   // thread count, whatever OpenBLAS's core type and its own thread setting.
   std::mt19937 rng(2);
-  for (auto [M, N, K] : {std::tuple{5, 3, 7}, {129, 257, 40}, {300, 130, 65}})
+  for (const auto& shape : {std::tuple{5, 3, 7}, {129, 257, 40}, {300, 130, 65}})
     for (bool ta : {false, true})
       for (bool tb : {false, true}) {
+        // Plain variables, not structured bindings: clang 14's lambdas cannot capture those.
+        const int64_t M = std::get<0>(shape), N = std::get<1>(shape), K = std::get<2>(shape);
         const int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 2, ldc = N + 1;
         const auto A = random_floats(size_t(ta ? K : M) * lda, rng), B = random_floats(size_t(tb ? N : K) * ldb, rng);
         const auto C0 = random_floats(size_t(M) * ldc, rng);
