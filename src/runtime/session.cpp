@@ -107,6 +107,19 @@ struct Session::Impl {
 
 namespace {
 
+// The forward pass's activation buffers, grown to fit and then reused.
+struct ForwardScratch {
+  struct Buffers {
+    std::vector<float> x, h, q, k, v, att, tmp, up;
+  } b;
+  Buffers& sized(int64_t xd, int64_t qd, int64_t kvd, int64_t tmpd, int64_t upd) {
+    for (const auto& [vec, n] : {std::pair{&b.x, xd}, {&b.h, xd}, {&b.q, qd}, {&b.k, kvd}, {&b.v, kvd},
+                                 {&b.att, qd}, {&b.tmp, tmpd}, {&b.up, upd}})
+      if (vec->size() < size_t(n)) vec->resize(size_t(n));
+    return b;
+  }
+};
+
 // Where one token of a batch goes: its session and its position there.
 struct Slot {
   Session::Impl* seq;
@@ -135,8 +148,12 @@ std::vector<std::vector<float>> forward_batch(std::span<Session::Impl* const> se
   const int64_t T = static_cast<int64_t>(tokens.size());
   const int64_t d = c.n_embd, hd = c.head_dim, q_dim = int64_t(c.n_head) * hd, kv_dim = int64_t(c.n_head_kv) * hd;
   const int64_t ff = c.n_ff;
-  std::vector<float> x(T * d), h(T * d), q(T * q_dim), k(T * kv_dim), v(T * kv_dim), att(T * q_dim),
-      tmp(T * std::max(d, 2 * ff)), up(T * 2 * ff);
+  // Activations live in buffers kept per calling thread and only ever grown:
+  // generation allocates nothing per token. Every element used is written
+  // before it is read.
+  thread_local ForwardScratch scratch;
+  auto& b = scratch.sized(T * d, T * q_dim, T * kv_dim, T * std::max(d, 2 * ff), T * 2 * ff);
+  std::vector<float>& x = b.x, &h = b.h, &q = b.q, &k = b.k, &v = b.v, &att = b.att, &tmp = b.tmp, &up = b.up;
 
   for (int64_t t = 0; t < T; ++t) {
     ops::get_row(model->token_embd, static_cast<uint64_t>(tokens[t]), &x[t * d]);
