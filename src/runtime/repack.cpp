@@ -7,6 +7,7 @@
 
 #include "qkv/cpu.h"
 #include "qkv/error.h"
+#include "qkv/parallel.h"
 #include "runtime/vec_dot.h"
 
 namespace qkv::ops {
@@ -186,9 +187,11 @@ std::shared_ptr<uint8_t> interleave(const Weight& w) {
   const size_t row = w.row_size(), size = size_t(groups) * size_t(blocks) * l.group;
   auto* out = static_cast<uint8_t*>(std::aligned_alloc(64, (size + 63) / 64 * 64));
   if (!out) throw Error(ErrorKind::IO, "out of memory interleaving a weight");
-  for (int64_t g = 0; g < groups; ++g)
-    for (int64_t b = 0; b < blocks; ++b)
-      interleave_block(w.type, w.data + g * kInterleave * row + b * l.plain, row, out + (g * blocks + b) * l.group);
+  parallel_for(groups, 0, [&](int64_t begin, int64_t end) {  // at load time: all cores
+    for (int64_t g = begin; g < end; ++g)
+      for (int64_t b = 0; b < blocks; ++b)
+        interleave_block(w.type, w.data + g * kInterleave * row + b * l.plain, row, out + (g * blocks + b) * l.group);
+  });
   return std::shared_ptr<uint8_t>(out, [](uint8_t* p) { std::free(p); });
 }
 
