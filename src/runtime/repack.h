@@ -1,7 +1,7 @@
 // Row-interleaved weights for the matrix products (done at load time).
 //
-// A matrix of Q4_0, Q8_0 or K-quant (Q2_K .. Q6_K) rows is regrouped so that 16 rows sit side by
-// side, block by block: one 512-bit vpdpbusd then computes a 4-element
+// A matrix of Q4_0, Q8_0 or K-quant (Q2_K .. Q6_K) rows is regrouped so that
+// 16 rows sit side by side, block by block: one 512-bit vpdpbusd computes a 4-element
 // integer dot product for all 16 rows at once against a broadcast
 // activation quad, and the outputs land in the lanes, with no horizontal
 // sums. The float arithmetic per row is exactly that of the AVX-512
@@ -32,12 +32,7 @@
 //         bits of elements 4(h + 16k) + i in bits 2k, 2k + 1; the low 4 bits of
 //         elements 4h + i | 128 + 4h + i; those of 64 + 4h + i | 192 + 4h + i.
 //         (One stream through memory; as large as plain.)
-// The 32-element types and Q6_K are exactly as large as the plain rows. Rows past the
-// last whole group stay plain.
-//
-// Q4_K's row kernel (vec_dot_avx512.cpp) totals each super-block's integer
-// sums before they go into float, a scalar sequence per row, which is what
-// 16 lanes can do too.
+// Rows past the last whole group stay plain.
 #pragma once
 
 #include <cstddef>

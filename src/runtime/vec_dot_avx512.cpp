@@ -1,16 +1,19 @@
 // AVX-512 dot products, chosen at run time. For the quantized types, VNNI in
-// 256-bit registers (through AVX512VL): the integer sums of the references in vec_dot_ref.cpp, with
-// vpdpbusd / vpdpwssd fusing the multiply and the add that AVX2 spends two
-// or three instructions on, and up to kTokens = 8 activation rows per pass
-// over a weight row (more registers than AVX2 has).
+// 256-bit registers (through AVX512VL): the integer sums of the references in
+// vec_dot_ref.cpp, with vpdpbusd / vpdpwssd fusing the multiply and the add
+// that AVX2 spends two or three instructions on, and up to kTokensMax = 8
+// activation rows per pass over a weight row (more registers than AVX2 has).
 //
 // 256-bit registers match the 32-byte blocks; 512-bit ones would need a
 // shuffle to pair the activations of two blocks. The 16-bit float kernels
 // (no blocks) use 512-bit registers.
 //
 // Per output the float arithmetic does not depend on kTokens: each token has
-// its own accumulators, updated in block order, and summed across lanes once
-// at the end. So a token's result is the same bits in a batch as alone.
+// its own accumulators, updated in block order. For the types the
+// interleaved kernels cover (repack.h), each block's (or super-block's)
+// integer total goes into one float, a scalar sequence per row that 16 lanes
+// reproduce; IQ4_XS and the 16-bit floats keep lane accumulators summed at
+// the end. So a token's result is the same bits in a batch as alone.
 #include "runtime/vec_dot.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
