@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "qkv/cpu.h"
 #include "qkv/error.h"
@@ -12,9 +13,10 @@
 
 namespace qkv::ops {
 
-// repack_avx512.cpp
+// repack_avx512.cpp. q4_0_offsets: per token and block, -8 * the sum of its
+// 32 activations (Q4_0's levels are q - 8), or nullptr for the other types.
 void matmul_x16_avx512(TensorType type, const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab,
-                       int64_t T, float* y, int64_t ldy);
+                       const int32_t* q4_0_offsets, int64_t T, float* y, int64_t ldy);
 
 namespace {
 
@@ -200,8 +202,23 @@ void matmul_interleaved(const Weight& w, const uint8_t* acts, size_t ab, int64_t
   const Layout l = layout(w.type);
   const int64_t blocks = int64_t(w.cols) / l.elems;
   const size_t group_bytes = size_t(blocks) * l.group;
+  // Q4_0's offset of 8 comes off through each activation block's sum: taken
+  // once here for every group, not once per group.
+  std::vector<int32_t> offsets;
+  if (w.type == TensorType::Q4_0) {
+    offsets.resize(size_t(T * blocks));
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t b = 0; b < blocks; ++b) {
+        constexpr size_t kQ8_0Bytes = 34;  // an activation block: d, then 32 levels
+        const int8_t* q = reinterpret_cast<const int8_t*>(acts + t * ab + b * kQ8_0Bytes + 2);
+        int sum = 0;
+        for (int j = 0; j < 32; ++j) sum += q[j];
+        offsets[size_t(t * blocks + b)] = -8 * sum;
+      }
+  }
   for (int64_t g = group_begin; g < group_end; ++g)
-    matmul_x16_avx512(w.type, w.interleaved + g * group_bytes, blocks, acts, ab, T, y + g * kInterleave, ldy);
+    matmul_x16_avx512(w.type, w.interleaved + g * group_bytes, blocks, acts, ab, offsets.data(), T,
+                      y + g * kInterleave, ldy);
 }
 
 }  // namespace qkv::ops

@@ -60,8 +60,8 @@ QKV_VNNI inline __m512i quad(const uint8_t* p) {
 // (|w| unsigned, its sign moved onto the activations). Per row, token and
 // block the integer dot product goes into float once, as in the row kernel.
 template <bool kQ4, int kTokens>
-QKV_VNNI void group_dot(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, float* y,
-                        int64_t ldy) {
+QKV_VNNI void group_dot(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, const int32_t* offsets,
+                        float* y, int64_t ldy) {
   constexpr size_t kBlockBytes = 32 + (kQ4 ? 256 : 512);
   __m512 acc[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = _mm512_setzero_ps();
@@ -85,11 +85,8 @@ QKV_VNNI void group_dot(const uint8_t* group, int64_t blocks, const uint8_t* act
     }
     __m512i isum[kTokens];
     for (int t = 0; t < kTokens; ++t) {
-      const uint8_t* a = acts + t * ab + b * kQ8_0Bytes + 2;
       if constexpr (kQ4) {  // -8 * (sum of the block's 32 activations)
-        const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1),
-                                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)));
-        isum[t] = _mm512_set1_epi32(-8 * hsum_i32(sums));
+        isum[t] = _mm512_set1_epi32(offsets[t * blocks + b]);
       } else {
         isum[t] = _mm512_setzero_si512();
       }
@@ -314,11 +311,11 @@ QKV_VNNI void group_dot_low_K(const uint8_t* group, int64_t blocks, const uint8_
 }
 
 template <bool kQ4>
-QKV_VNNI void group_all_tokens(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, int64_t T,
-                               float* y, int64_t ldy) {
+QKV_VNNI void group_all_tokens(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab,
+                               const int32_t* offsets, int64_t T, float* y, int64_t ldy) {
   int64_t t = 0;
-  for (; t + 4 <= T; t += 4) group_dot<kQ4, 4>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
-  for (; t < T; ++t) group_dot<kQ4, 1>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
+  for (; t + 4 <= T; t += 4) group_dot<kQ4, 4>(group, blocks, acts + t * ab, ab, offsets + t * blocks, y + t * ldy, ldy);
+  for (; t < T; ++t) group_dot<kQ4, 1>(group, blocks, acts + t * ab, ab, offsets + t * blocks, y + t * ldy, ldy);
 }
 
 #undef QKV_VNNI
@@ -326,9 +323,9 @@ QKV_VNNI void group_all_tokens(const uint8_t* group, int64_t blocks, const uint8
 }  // namespace
 
 void matmul_x16_avx512(TensorType type, const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab,
-                       int64_t T, float* y, int64_t ldy) {
-  if (type == TensorType::Q4_0) return group_all_tokens<true>(group, blocks, acts, ab, T, y, ldy);
-  if (type == TensorType::Q8_0) return group_all_tokens<false>(group, blocks, acts, ab, T, y, ldy);
+                       const int32_t* q4_0_offsets, int64_t T, float* y, int64_t ldy) {
+  if (type == TensorType::Q4_0) return group_all_tokens<true>(group, blocks, acts, ab, q4_0_offsets, T, y, ldy);
+  if (type == TensorType::Q8_0) return group_all_tokens<false>(group, blocks, acts, ab, nullptr, T, y, ldy);
   if (type == TensorType::Q2_K || type == TensorType::Q3_K) {
     const auto run = [&](auto q3) {
       int64_t t = 0;
@@ -362,7 +359,8 @@ void matmul_x16_avx512(TensorType type, const uint8_t* group, int64_t blocks, co
 
 #else
 
-void matmul_x16_avx512(TensorType, const uint8_t*, int64_t, const uint8_t*, size_t, int64_t, float*, int64_t) {
+void matmul_x16_avx512(TensorType, const uint8_t*, int64_t, const uint8_t*, size_t, const int32_t*, int64_t, float*,
+                       int64_t) {
   throw Error(ErrorKind::Unsupported, "interleaved weights need x86-64 with AVX-512 VNNI");
 }
 
