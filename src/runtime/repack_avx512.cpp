@@ -35,12 +35,6 @@ QKV_VNNI inline float half(const uint8_t* p) {
   std::memcpy(&h, p, 2);
   return _cvtsh_ss(h);
 }
-QKV_VNNI inline int hsum_i32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(s);
-}
 // Asks for the cache lines of the block two ahead: a group's blocks are one
 // stream, and in generation (one token, little work per byte) the hardware
 // prefetcher alone left the kernel waiting on memory half the time.
