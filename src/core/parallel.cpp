@@ -22,6 +22,18 @@ void cpu_relax() {
 #endif
 }
 
+// Waits until done() by spinning, then by yielding the core: with more
+// threads than cores, a spinner must not hold the core a worker needs.
+template <class Done>
+void spin_until(const Done& done) {
+  for (int i = 0; !done(); ++i) {
+    if (i < 4096)
+      cpu_relax();
+    else
+      std::this_thread::yield();
+  }
+}
+
 // Workers that have just finished a task spin on the generation counter for
 // a while before they sleep: a forward pass runs hundreds of small parallel
 // regions per token, and a condition-variable wake-up per region (tens of
@@ -48,9 +60,9 @@ class Pool {
       cv_work_.notify_all();
     }
     work(r);
-    while (r.pending.load(std::memory_order_acquire) != 0) cpu_relax();
+    spin_until([&] { return r.pending.load(std::memory_order_acquire) == 0; });
     current_.store(nullptr);
-    while (inside_.load() != 0) cpu_relax();  // a worker that looked at r is done with it
+    spin_until([&] { return inside_.load() == 0; });  // a worker that looked at r is done with it
   }
 
   ~Pool() {
