@@ -11,7 +11,7 @@
 #include "runtime/ops.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "runtime/simd_x86.h"
 #endif
 
 namespace qkv::ops {
@@ -20,7 +20,7 @@ namespace {
 float round_fp16(float v) { return fp16_to_fp32(fp32_to_fp16(v)); }
 
 #if defined(__x86_64__)
-#define QKV_AVX2 __attribute__((target("avx2,fma,f16c")))
+using x86::hsum;
 
 QKV_AVX2 inline __m256 load_f16(const uint16_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
@@ -28,13 +28,6 @@ QKV_AVX2 inline __m256 load_f16(const uint16_t* p) {
 QKV_AVX2 inline __m256 round_f16(__m256 v) {
   return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
-QKV_AVX2 inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
 // hd a multiple of 8, at most kMaxHeadDim.
 constexpr int64_t kMaxHeadDim = 512;
 QKV_AVX2 void attend_f16_avx2(const float* q, const KvView& kv, int64_t n_keys, int64_t hd, float scale,
@@ -70,7 +63,6 @@ QKV_AVX2 void attend_f16_avx2(const float* q, const KvView& kv, int64_t n_keys, 
   const __m256 inv = _mm256_set1_ps(1.0f / sum);
   for (int64_t m = 0; m < nv; ++m) _mm256_storeu_ps(out + 8 * m, _mm256_mul_ps(acc[m], inv));
 }
-#undef QKV_AVX2
 #endif
 
 }  // namespace

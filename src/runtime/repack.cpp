@@ -216,9 +216,10 @@ void matmul_interleaved(const Weight& w, const uint8_t* acts, size_t ab, int64_t
         offsets[size_t(t * blocks + b)] = -8 * sum;
       }
   }
+  const int32_t* q4_0_offsets = offsets.empty() ? nullptr : offsets.data();
   for (int64_t g = group_begin; g < group_end; ++g)
-    matmul_x16_avx512(w.type, w.interleaved + g * group_bytes, blocks, acts, ab, offsets.data(), T,
-                      y + g * kInterleave, ldy);
+    matmul_x16_avx512(w.type, w.interleaved + g * group_bytes, blocks, acts, ab, q4_0_offsets, T, y + g * kInterleave,
+                      ldy);
 }
 
 }  // namespace qkv::ops

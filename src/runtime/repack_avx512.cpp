@@ -12,11 +12,10 @@
 #endif
 
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "runtime/simd_x86.h"
 #endif
 
 #include <cstring>
-#include <type_traits>
 
 #include "qkv/error.h"
 #include "runtime/vec_dot.h"
@@ -26,15 +25,10 @@ namespace qkv::ops {
 #if defined(__x86_64__)
 namespace {
 
-#define QKV_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+using x86::half;
 
 constexpr size_t kQ8_0Bytes = 34;
 
-QKV_VNNI inline float half(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
 // Asks for the cache lines of the block two ahead: a group's blocks are one
 // stream, and in generation (one token, little work per byte) the hardware
 // prefetcher alone left the kernel waiting on memory half the time.
@@ -108,8 +102,8 @@ QKV_VNNI void group_dot(const uint8_t* group, int64_t blocks, const uint8_t* act
 // the mins times the activations' 32-element sums; each total into float
 // once, as the row kernel does.
 template <bool kFifth, int kTokens>
-QKV_VNNI void group_dot_q45_K(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, float* y,
-                              int64_t ldy) {
+QKV_VNNI void group_dot_q45_K(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, const int32_t*,
+                              float* y, int64_t ldy) {
   constexpr size_t kQ8KBytes = 292, kBlockBytes = kFifth ? kQ5KGroupBlockBytes : kQ4KGroupBlockBytes;
   __m512 acc[kTokens], acc_min[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = acc_min[t] = _mm512_setzero_ps();
@@ -171,8 +165,8 @@ QKV_VNNI void group_dot_q45_K(const uint8_t* group, int64_t blocks, const uint8_
 // run h (h = 4s + j) holds quads h (sub-block s), h + 16 (s + 4), h + 32
 // (s + 8) and h + 48 (s + 12): four sub-block sums live while s's runs pass.
 template <int kTokens>
-QKV_VNNI void group_dot_q6_K(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, float* y,
-                             int64_t ldy) {
+QKV_VNNI void group_dot_q6_K(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, const int32_t*,
+                             float* y, int64_t ldy) {
   constexpr size_t kQ8KBytes = 292;
   const __m512i three = _mm512_set1_epi8(3), fifteen = _mm512_set1_epi8(0xF);
   __m512 acc[kTokens];
@@ -234,8 +228,8 @@ QKV_VNNI void group_dot_q6_K(const uint8_t* group, int64_t blocks, const uint8_t
 // row kernel does. 2-bit chunk c holds quads c + 16m: while pass s's four
 // chunks go by, the sums of sub-blocks s + 4m (m < 4) live.
 template <bool kQ3, int kTokens>
-QKV_VNNI void group_dot_low_K(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, float* y,
-                              int64_t ldy) {
+QKV_VNNI void group_dot_low_K(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, const int32_t*,
+                              float* y, int64_t ldy) {
   constexpr size_t kQ8KBytes = 292, kBlockBytes = kQ3 ? kQ3KGroupBlockBytes : kQ2KGroupBlockBytes;
   const __m512i three = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
   __m512 acc[kTokens], acc_min[kTokens];
@@ -304,48 +298,35 @@ QKV_VNNI void group_dot_low_K(const uint8_t* group, int64_t blocks, const uint8_
     _mm512_storeu_ps(y + t * ldy, kQ3 ? acc[t] : _mm512_sub_ps(acc[t], acc_min[t]));
 }
 
-template <bool kQ4>
-QKV_VNNI void group_all_tokens(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab,
-                               const int32_t* offsets, int64_t T, float* y, int64_t ldy) {
-  int64_t t = 0;
-  for (; t + 4 <= T; t += 4) group_dot<kQ4, 4>(group, blocks, acts + t * ab, ab, offsets + t * blocks, y + t * ldy, ldy);
-  for (; t < T; ++t) group_dot<kQ4, 1>(group, blocks, acts + t * ab, ab, offsets + t * blocks, y + t * ldy, ldy);
-}
-
-#undef QKV_VNNI
+// One group of 16 rows against kTokens tokens; `offsets` is Q4_0's (repack.cpp), else unused.
+using GroupFn = void (*)(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, const int32_t* offsets,
+                         float* y, int64_t ldy);
+struct GroupKernels {
+  TensorType type;
+  GroupFn four, one;  // 4 tokens per pass, and the rest one by one
+};
+const GroupKernels kGroupKernels[] = {
+    {TensorType::Q4_0, group_dot<true, 4>, group_dot<true, 1>},
+    {TensorType::Q8_0, group_dot<false, 4>, group_dot<false, 1>},
+    {TensorType::Q2_K, group_dot_low_K<false, 4>, group_dot_low_K<false, 1>},
+    {TensorType::Q3_K, group_dot_low_K<true, 4>, group_dot_low_K<true, 1>},
+    {TensorType::Q4_K, group_dot_q45_K<false, 4>, group_dot_q45_K<false, 1>},
+    {TensorType::Q5_K, group_dot_q45_K<true, 4>, group_dot_q45_K<true, 1>},
+    {TensorType::Q6_K, group_dot_q6_K<4>, group_dot_q6_K<1>},
+};
 
 }  // namespace
 
 void matmul_x16_avx512(TensorType type, const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab,
                        const int32_t* q4_0_offsets, int64_t T, float* y, int64_t ldy) {
-  if (type == TensorType::Q4_0) return group_all_tokens<true>(group, blocks, acts, ab, q4_0_offsets, T, y, ldy);
-  if (type == TensorType::Q8_0) return group_all_tokens<false>(group, blocks, acts, ab, nullptr, T, y, ldy);
-  if (type == TensorType::Q2_K || type == TensorType::Q3_K) {
-    const auto run = [&](auto q3) {
-      int64_t t = 0;
-      for (; t + 4 <= T; t += 4) group_dot_low_K<q3(), 4>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
-      for (; t < T; ++t) group_dot_low_K<q3(), 1>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
-    };
-    if (type == TensorType::Q3_K) run(std::true_type{});
-    else run(std::false_type{});
-    return;
-  }
-  if (type == TensorType::Q6_K) {
-    int64_t t = 0;
-    for (; t + 4 <= T; t += 4) group_dot_q6_K<4>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
-    for (; t < T; ++t) group_dot_q6_K<1>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
-    return;
-  }
-  if (type == TensorType::Q4_K) {
-    int64_t t = 0;
-    for (; t + 4 <= T; t += 4) group_dot_q45_K<false, 4>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
-    for (; t < T; ++t) group_dot_q45_K<false, 1>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
-    return;
-  }
-  if (type == TensorType::Q5_K) {
-    int64_t t = 0;
-    for (; t + 4 <= T; t += 4) group_dot_q45_K<true, 4>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
-    for (; t < T; ++t) group_dot_q45_K<true, 1>(group, blocks, acts + t * ab, ab, y + t * ldy, ldy);
+  for (const GroupKernels& k : kGroupKernels) {
+    if (k.type != type) continue;
+    for (int64_t t = 0; t < T;) {
+      const int64_t n = T - t >= 4 ? 4 : 1;
+      const int32_t* offsets = q4_0_offsets ? q4_0_offsets + t * blocks : nullptr;
+      (n == 4 ? k.four : k.one)(group, blocks, acts + t * ab, ab, offsets, y + t * ldy, ldy);
+      t += n;
+    }
     return;
   }
   throw Error(ErrorKind::Unsupported, "matmul_x16_avx512: not an interleaved type");

@@ -14,9 +14,7 @@
 #include "qkv/cpu.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#include <cstring>
+#include "runtime/simd_x86.h"
 #endif
 
 namespace qkv::ops {
@@ -24,47 +22,10 @@ namespace qkv::ops {
 #if defined(__x86_64__)
 namespace {
 
-#define QKV_AVX2 __attribute__((target("avx2,fma,f16c")))
+using namespace x86;
 
 constexpr int QK = 32, QK_K = 256;
 constexpr int kQ8_0Bytes = 34, kQ8_1Bytes = 36, kQ8KBytes = 292;
-
-const uint8_t* bytes(const void* p) { return static_cast<const uint8_t*>(p); }
-
-// ---- helpers ------------------------------------------------------------------
-
-QKV_AVX2 inline float half(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);  // exact, like fp16_to_fp32
-}
-inline float f32(const uint8_t* p) {
-  float f;
-  std::memcpy(&f, p, 4);
-  return f;
-}
-QKV_AVX2 inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-QKV_AVX2 inline __m128i load16(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
-QKV_AVX2 inline __m256i bytes_of(int v) { return _mm256_set1_epi8(static_cast<char>(v)); }
-// Shift right within 16-bit lanes: each byte's bits move down, and the low
-// byte takes the high byte's bottom bits, which every caller masks off.
-template <int kBits>
-QKV_AVX2 inline __m256i shr(__m256i v) {
-  return _mm256_srli_epi16(v, kBits);
-}
-
-QKV_AVX2 inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-QKV_AVX2 inline int hsum(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(s);
-}
 
 // Sum of 4 adjacent products of unsigned bytes u (< 129) and signed bytes s, per int32 lane.
 QKV_AVX2 inline __m256i dot_u8_i8(__m256i u, __m256i s) {
@@ -78,11 +39,6 @@ QKV_AVX2 inline __m256i dot_scaled(__m256i u, __m256i s, int scale_lo, int scale
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scales);
 }
 
-// 16 bytes of packed nibbles as 32 bytes: the low nibbles (elements 0..15), then the high ones.
-QKV_AVX2 inline __m256i unpack_nibbles(const uint8_t* qs) {
-  const __m128i q = load16(qs);
-  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), bytes_of(0xF));
-}
 // The little-endian 32-bit word at p as 32 bytes: byte j is 16 where bit j is set, else 0.
 QKV_AVX2 inline __m256i fifth_bits(const uint8_t* p) {
   uint32_t word;
@@ -94,20 +50,11 @@ QKV_AVX2 inline __m256i fifth_bits(const uint8_t* p) {
   const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
   return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), bytes_of(16));
 }
-// IQ4 levels of 32 nibble indices (a table lookup per byte).
-QKV_AVX2 inline __m256i iq4_levels(const uint8_t* qs) {
-  const __m256i table = _mm256_broadcastsi128_si256(load16(reinterpret_cast<const uint8_t*>(detail::kIq4nlValues)));
-  return _mm256_shuffle_epi8(table, unpack_nibbles(qs));
-}
-
 // ---- 32-element blocks against Q8_0 / Q8_1 --------------------------------------
 
-QKV_AVX2 inline __m256i levels_q4_0(const uint8_t* b) { return _mm256_sub_epi8(unpack_nibbles(b + 2), bytes_of(8)); }
 QKV_AVX2 inline __m256i levels_q5_0(const uint8_t* b) {
   return _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(b + 6), fifth_bits(b + 2)), bytes_of(16));
 }
-QKV_AVX2 inline __m256i levels_q8_0(const uint8_t* b) { return load32(b + 2); }
-QKV_AVX2 inline __m256i levels_iq4_nl(const uint8_t* b) { return iq4_levels(b + 2); }
 QKV_AVX2 inline __m256i levels_q4_1(const uint8_t* b) { return unpack_nibbles(b + 4); }
 QKV_AVX2 inline __m256i levels_q5_1(const uint8_t* b) { return _mm256_or_si256(unpack_nibbles(b + 8), fifth_bits(b + 4)); }
 
@@ -365,7 +312,6 @@ QKV_AVX2 float dot_float(const void* w, const void* a, int64_t n) {
   return sum;
 }
 
-#undef QKV_AVX2
 
 bool cpu_has_avx2() { return cpu().avx2; }
 

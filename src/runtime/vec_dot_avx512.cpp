@@ -26,10 +26,9 @@
 #include "qkv/fp16.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
 #include <cmath>
-#include <cstring>
+
+#include "runtime/simd_x86.h"
 #endif
 
 namespace qkv::ops {
@@ -37,49 +36,12 @@ namespace qkv::ops {
 #if defined(__x86_64__)
 namespace {
 
-#define QKV_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+using namespace x86;
 
 constexpr int QK = 32, QK_K = 256;
 constexpr int kQ8_0Bytes = 34, kQ8KBytes = 292;
 constexpr int kTokensMax = 8;
 
-const uint8_t* bytes(const void* p) { return static_cast<const uint8_t*>(p); }
-
-QKV_VNNI inline float half(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
-inline float f32(const uint8_t* p) {
-  float f;
-  std::memcpy(&f, p, 4);
-  return f;
-}
-QKV_VNNI inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-QKV_VNNI inline __m128i load16(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
-QKV_VNNI inline __m256i bytes_of(int v) { return _mm256_set1_epi8(static_cast<char>(v)); }
-template <int kBits>
-QKV_VNNI inline __m256i shr(__m256i v) {
-  return _mm256_srli_epi16(v, kBits);
-}
-QKV_VNNI inline int hsum_i32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(s);
-}
-QKV_VNNI inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-// 16 bytes of packed nibbles as 32 bytes: the low nibbles (elements 0..15), then the high ones.
-QKV_VNNI inline __m256i unpack_nibbles(const uint8_t* qs) {
-  const __m128i q = load16(qs);
-  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), bytes_of(0xF));
-}
 // Byte j is 16 where bit j of the little-endian word at p is set, else 0.
 QKV_VNNI inline __m256i fifth_bits(const uint8_t* p) {
   uint32_t word;
@@ -87,14 +49,8 @@ QKV_VNNI inline __m256i fifth_bits(const uint8_t* p) {
   return _mm256_maskz_mov_epi8(static_cast<__mmask32>(word), bytes_of(16));
 }
 
-QKV_VNNI inline __m256i levels_q4_0(const uint8_t* b) { return _mm256_sub_epi8(unpack_nibbles(b + 2), bytes_of(8)); }
 QKV_VNNI inline __m256i levels_q5_0(const uint8_t* b) {
   return _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(b + 6), fifth_bits(b + 2)), bytes_of(16));
-}
-QKV_VNNI inline __m256i levels_q8_0(const uint8_t* b) { return load32(b + 2); }
-QKV_VNNI inline __m256i levels_iq4_nl(const uint8_t* b) {
-  const __m256i table = _mm256_broadcastsi128_si256(load16(reinterpret_cast<const uint8_t*>(detail::kIq4nlValues)));
-  return _mm256_shuffle_epi8(table, unpack_nibbles(b + 2));
 }
 
 // Signed levels against Q8_0: vpdpbusd takes |w| unsigned and the sign moves
@@ -114,7 +70,7 @@ QKV_VNNI void dot_symmetric_n(const void* w, const void* a, size_t stride, int64
     for (int t = 0; t < kTokens; ++t) {
       const uint8_t* y = bytes(a) + t * stride + i * kQ8_0Bytes;
       const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), magnitude, _mm256_sign_epi8(load32(y + 2), v));
-      acc[t] = std::fma(dx * half(y), static_cast<float>(hsum_i32(sums)), acc[t]);
+      acc[t] = std::fma(dx * half(y), static_cast<float>(hsum(sums)), acc[t]);
     }
   }
   for (int t = 0; t < kTokens; ++t) out[t] = acc[t];
@@ -127,6 +83,14 @@ QKV_VNNI inline __m256i pair_scales(__m256i scales16) {
   return _mm256_permutexvar_epi16(_mm256_set_epi16(s + 1, s + 1, s + 1, s + 1, s + 1, s + 1, s + 1, s + 1, s, s, s, s,
                                                    s, s, s, s),
                                   scales16);
+}
+
+// pair_scales of the 8 pairs (2k, 2k + 1) of a super-block's 16 sub-blocks.
+QKV_VNNI inline void all_pair_scales(__m256i scales16, __m256i* pairs) {
+  pairs[0] = pair_scales<0>(scales16), pairs[1] = pair_scales<2>(scales16);
+  pairs[2] = pair_scales<4>(scales16), pairs[3] = pair_scales<6>(scales16);
+  pairs[4] = pair_scales<8>(scales16), pairs[5] = pair_scales<10>(scales16);
+  pairs[6] = pair_scales<12>(scales16), pairs[7] = pair_scales<14>(scales16);
 }
 
 // Q3_K's 16 six-bit scales (biased by 32) as int16 lanes: the low nibbles of
@@ -204,8 +168,8 @@ QKV_VNNI void dot_q45_K_n(const void* w, const void* a, size_t stride, int64_t n
     for (int t = 0; t < kTokens; ++t) {
       const uint8_t* yt = y + t * stride;
       const float dy = f32(yt);
-      const int mins = hsum_i32(_mm256_madd_epi16(load32(yt + 4 + QK_K), min16));
-      acc[t] = std::fma(d * dy, static_cast<float>(hsum_i32(sum_chains(isum[t], C))), acc[t]);
+      const int mins = hsum(_mm256_madd_epi16(load32(yt + 4 + QK_K), min16));
+      acc[t] = std::fma(d * dy, static_cast<float>(hsum(sum_chains(isum[t], C))), acc[t]);
       acc_min[t] = std::fma(dmin * dy, static_cast<float>(mins), acc_min[t]);
     }
   }
@@ -225,9 +189,8 @@ QKV_VNNI void dot_q6_K_n(const void* w, const void* a, size_t stride, int64_t n,
     constexpr int C = kChains<kTokens>;
     __m256i isum[kTokens][C];
     const __m256i scales16 = _mm256_cvtepi8_epi16(load16(x + 192));
-    const __m256i pairs[8] = {pair_scales<0>(scales16),  pair_scales<2>(scales16),  pair_scales<4>(scales16),
-                              pair_scales<6>(scales16),  pair_scales<8>(scales16),  pair_scales<10>(scales16),
-                              pair_scales<12>(scales16), pair_scales<14>(scales16)};
+    __m256i pairs[8];
+    all_pair_scales(scales16, pairs);
     // -32 * sum over 16-element groups of scale * bsum, as the first chain's starting value.
     for (int t = 0; t < kTokens; ++t) {
       isum[t][0] = _mm256_slli_epi32(
@@ -252,7 +215,7 @@ QKV_VNNI void dot_q6_K_n(const void* w, const void* a, size_t stride, int64_t n,
     }
     const float d = half(x + 208);
     for (int t = 0; t < kTokens; ++t)
-      acc[t] = std::fma(d * f32(y + t * stride), static_cast<float>(hsum_i32(sum_chains(isum[t], C))), acc[t]);
+      acc[t] = std::fma(d * f32(y + t * stride), static_cast<float>(hsum(sum_chains(isum[t], C))), acc[t]);
   }
   for (int t = 0; t < kTokens; ++t) out[t] = acc[t];
 }
@@ -273,9 +236,8 @@ QKV_VNNI void dot_q2_K_n(const void* w, const void* a, size_t stride, int64_t n,
     for (int t = 0; t < kTokens; ++t)
       for (int c = 0; c < C; ++c) isum[t][c] = _mm256_setzero_si256();
     const __m256i scales16 = _mm256_cvtepu8_epi16(_mm_and_si128(load16(sc), _mm_set1_epi8(0xF)));
-    const __m256i pairs[8] = {pair_scales<0>(scales16),  pair_scales<2>(scales16),  pair_scales<4>(scales16),
-                              pair_scales<6>(scales16),  pair_scales<8>(scales16),  pair_scales<10>(scales16),
-                              pair_scales<12>(scales16), pair_scales<14>(scales16)};
+    __m256i pairs[8];
+    all_pair_scales(scales16, pairs);
     for (int c = 0; c < 2; ++c) {
       __m256i q = load32(x + 16 + 32 * c);
       for (int g = 0; g < 4; ++g, q = shr<2>(q)) {
@@ -292,8 +254,8 @@ QKV_VNNI void dot_q2_K_n(const void* w, const void* a, size_t stride, int64_t n,
     for (int t = 0; t < kTokens; ++t) {
       const uint8_t* yt = y + t * stride;
       const float dy = f32(yt);
-      const int mins = hsum_i32(_mm256_madd_epi16(load32(yt + 4 + QK_K), min16));
-      acc[t] = std::fma(d * dy, static_cast<float>(hsum_i32(sum_chains(isum[t], C))), acc[t]);
+      const int mins = hsum(_mm256_madd_epi16(load32(yt + 4 + QK_K), min16));
+      acc[t] = std::fma(d * dy, static_cast<float>(hsum(sum_chains(isum[t], C))), acc[t]);
       acc_min[t] = std::fma(dmin * dy, static_cast<float>(mins), acc_min[t]);
     }
   }
@@ -311,9 +273,8 @@ QKV_VNNI void dot_q3_K_n(const void* w, const void* a, size_t stride, int64_t n,
   for (int64_t i = 0; i < n / QK_K; ++i, x += 110) {
     const uint8_t* y = bytes(a) + i * kQ8KBytes;
     const __m256i scales16 = q3_K_scales16(x + 96);
-    const __m256i pairs[8] = {pair_scales<0>(scales16),  pair_scales<2>(scales16),  pair_scales<4>(scales16),
-                              pair_scales<6>(scales16),  pair_scales<8>(scales16),  pair_scales<10>(scales16),
-                              pair_scales<12>(scales16), pair_scales<14>(scales16)};
+    __m256i pairs[8];
+    all_pair_scales(scales16, pairs);
     constexpr int C = kChains<kTokens>;
     __m256i isum[kTokens][C];
     for (int t = 0; t < kTokens; ++t) {
@@ -336,7 +297,7 @@ QKV_VNNI void dot_q3_K_n(const void* w, const void* a, size_t stride, int64_t n,
     }
     const float d = half(x + 108);
     for (int t = 0; t < kTokens; ++t)
-      acc[t] = std::fma(d * f32(y + t * stride), static_cast<float>(hsum_i32(sum_chains(isum[t], C))), acc[t]);
+      acc[t] = std::fma(d * f32(y + t * stride), static_cast<float>(hsum(sum_chains(isum[t], C))), acc[t]);
   }
   for (int t = 0; t < kTokens; ++t) out[t] = acc[t];
 }
@@ -355,7 +316,7 @@ QKV_VNNI void dot_iq4_xs_n(const void* w, const void* a, size_t stride, int64_t 
     for (int t = 0; t < kTokens; ++t)
       for (int c = 0; c < C; ++c) isum[t][c] = _mm256_setzero_si256();
     for (int ib = 0; ib < QK_K / QK; ++ib) {
-      const __m256i v = levels_iq4_nl(x + 6 + 16 * ib);  // qs of block ib start at 8 + 16 ib
+      const __m256i v = iq4_levels(x + 8 + 16 * ib);
       const __m256i magnitude = _mm256_abs_epi8(v);
       const __m256i scale = _mm256_set1_epi16(static_cast<short>(detail::iq4_xs_scale(x, ib) - 32));
       for (int t = 0; t < kTokens; ++t) {
@@ -522,7 +483,6 @@ const VecDotVariant kKernels[] = {
 };
 static_assert(kTokensMax <= kMaxDotTokens);
 
-#undef QKV_VNNI
 
 }  // namespace
 
