@@ -13,6 +13,7 @@
 #include <cmath>
 
 #include "qkv/parallel.h"
+#include "runtime/ops.h"
 #include "train/gemm.h"
 #include "train/ops.h"
 
@@ -26,16 +27,12 @@ struct HeadView {
   float* at(float* m, int64_t b, int64_t head, int64_t D) const { return m + b * T * ld + head * D; }
 };
 
-// The runtime's softmax over the visible keys of each row of one head's
-// scores: max-subtracted, the sum in double; the masked part becomes 0.
+// The runtime's softmax (max-subtracted, the sum in double) over the visible
+// keys of each row of one head's scores; the masked part becomes 0.
 void causal_softmax(float* scores, int64_t T) {
   for (int64_t t = 0; t < T; ++t) {
     float* p = scores + t * T;
-    const float mx = *std::max_element(p, p + t + 1);
-    double sum = 0;
-    for (int64_t j = 0; j <= t; ++j) sum += (p[j] = std::exp(p[j] - mx));
-    const float inv = static_cast<float>(1.0 / sum);
-    for (int64_t j = 0; j <= t; ++j) p[j] *= inv;
+    qkv::ops::softmax(p, t + 1);
     std::fill(p + t + 1, p + T, 0.0f);
   }
 }

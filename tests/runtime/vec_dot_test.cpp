@@ -58,6 +58,16 @@ std::vector<uint8_t> random_row(TensorType t, int64_t n, std::mt19937& rng, floa
   return row;
 }
 
+// `rows` random rows of `cols` elements, stored one after another as a matrix.
+std::vector<uint8_t> random_rows(TensorType t, int64_t rows, int64_t cols, std::mt19937& rng) {
+  std::vector<uint8_t> data;
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto row = random_row(t, cols, rng);
+    data.insert(data.end(), row.begin(), row.end());
+  }
+  return data;
+}
+
 // Hidden-state-like activations: normal values with a few large outliers.
 std::vector<float> random_activations(int64_t n, std::mt19937& rng) {
   std::normal_distribution<float> g(0.f, 1.f);
@@ -338,11 +348,7 @@ TEST(MatmulQuantized, EqualsVecDotPerRow) {
   for (TensorType t : {TT::Q4_0, TT::Q8_0, TT::Q4_1, TT::Q5_1, TT::Q2_K, TT::Q3_K, TT::Q6_K, TT::Q4_K, TT::Q5_K,
                        TT::IQ4_XS, TT::F16, TT::BF16}) {
     const int64_t rows = 37, cols = 512, T = 11;  // the multi-token kernels take 4 or 8 tokens, then the rest
-    std::vector<uint8_t> data;
-    for (int64_t r = 0; r < rows; ++r) {
-      const auto row = random_row(t, cols, rng);
-      data.insert(data.end(), row.begin(), row.end());
-    }
+    const auto data = random_rows(t, rows, cols, rng);
     Weight w;
     w.type = t, w.data = data.data(), w.cols = cols, w.rows = rows;
     const auto x = random_activations(T * cols, rng);
@@ -372,11 +378,7 @@ TEST(MatmulInterleaved, EqualsVecDotPerRowInAnyBatch) {
   int checked = 0;
   for (TensorType t : {TT::Q4_0, TT::Q8_0, TT::Q2_K, TT::Q3_K, TT::Q4_K, TT::Q5_K, TT::Q6_K}) {
     const int64_t rows = 2 * kInterleave + 5, cols = type_info(t).block_elems == 256 ? 768 : 320;
-    std::vector<uint8_t> data;
-    for (int64_t r = 0; r < rows; ++r) {
-      const auto row = random_row(t, cols, rng);
-      data.insert(data.end(), row.begin(), row.end());
-    }
+    const auto data = random_rows(t, rows, cols, rng);
     Weight w;
     w.type = t, w.data = data.data(), w.cols = cols, w.rows = rows;
     if (!can_interleave(w)) continue;
