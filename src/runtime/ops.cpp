@@ -80,8 +80,8 @@ void matmul(const Weight& w, MatmulInput& in, float* y, int threads) {
     // As llama.cpp does: each token's activations are quantized once, then
     // every output is one integer dot product against a weight row as stored.
     const VecDotFn dot_row = vec_dot_kernel(w.type);
-    const VecDotVariant* best = T > 1 ? vec_dot_best(w.type) : nullptr;
-    const VecDotRowsFn dot_rows = best ? best->rows : nullptr;
+    const VecDotVariant* best = vec_dot_best(w.type);
+    const VecDotRowsFn dot_rows = best && T > 1 ? best->rows : nullptr;
     const int64_t step = dot_rows ? best->max_tokens : 1;
     size_t ab = 0;
     const uint8_t* acts = in.quantized(act, &ab);
@@ -98,17 +98,20 @@ void matmul(const Weight& w, MatmulInput& in, float* y, int threads) {
       // A tile of rows stays in L1 while every token passes over it.
       for (int64_t r0 = first + begin; r0 < first + end; r0 += kTile) {
         const int64_t r1 = std::min(r0 + kTile, first + end);
-        if (dot_rows) {  // up to `step` tokens per pass over a row (or two rows)
-          float out[2 * kMaxDotTokens];
+        if (best && best->tile) {  // register tiles of rows x tokens
+          for (int64_t t = 0; t < T; t += best->tile_tokens) {
+            const int nt = static_cast<int>(std::min<int64_t>(best->tile_tokens, T - t));
+            for (int64_t r = r0; r < r1; r += best->tile_rows)
+              best->tile(w.data + r * rs, rs, acts + t * ab, ab, static_cast<int>(std::min<int64_t>(best->tile_rows, r1 - r)),
+                         nt, cols, y + t * rows + r, static_cast<size_t>(rows));
+          }
+          continue;
+        }
+        if (dot_rows) {  // up to `step` tokens per pass over a row
+          float out[kMaxDotTokens];
           for (int64_t t = 0; t < T; t += step) {
             const int nt = static_cast<int>(std::min<int64_t>(step, T - t));
-            int64_t r = r0;
-            if (best->pair)
-              for (; r + 2 <= r1; r += 2) {
-                best->pair(w.data + r * rs, rs, acts + t * ab, ab, nt, cols, out);
-                for (int k = 0; k < nt; ++k) y[(t + k) * rows + r] = out[k], y[(t + k) * rows + r + 1] = out[nt + k];
-              }
-            for (; r < r1; ++r) {
+            for (int64_t r = r0; r < r1; ++r) {
               dot_rows(w.data + r * rs, acts + t * ab, ab, nt, cols, out);
               for (int k = 0; k < nt; ++k) y[(t + k) * rows + r] = out[k];
             }

@@ -9,7 +9,7 @@
 #include "qkv/fp16.h"
 #include "qkv/parallel.h"
 #include "qkv/quant.h"
-#include "runtime/attention.h"
+#include "runtime/backend.h"
 #include "runtime/ops.h"
 
 namespace qkv {
@@ -41,6 +41,7 @@ struct Session::Impl {
   std::shared_ptr<const Model> model;
   const ModelConfig& c;
   int n_ctx, threads, n_past = 0;
+  std::shared_ptr<ops::Backend> backend;     // runs the matrix products and attention
   std::vector<LayerFloats> lf;
   std::vector<float> out_norm, out_norm_b, rope_freqs;
   bool exact;                                 // AttentionPrecision::Exact
@@ -48,7 +49,11 @@ struct Session::Impl {
   std::vector<float> k_exact, v_exact;        // float32, same layout (Exact precision)
 
   Impl(std::shared_ptr<const Model> m, int ctx, int th, AttentionPrecision p)
-      : model(std::move(m)), c(model->config()), threads(resolve_threads(th)), exact(p == AttentionPrecision::Exact) {
+      : model(std::move(m)),
+        c(model->config()),
+        threads(resolve_threads(th)),
+        backend(ops::cpu_backend(threads)),
+        exact(p == AttentionPrecision::Exact) {
     n_ctx = ctx > 0 ? ctx : static_cast<int>(std::min<uint32_t>(c.n_ctx_train, 4096));
     for (const auto& L : model->layers)
       lf.push_back({floats_of(L.attn_norm), floats_of(L.attn_norm_b), floats_of(L.bq), floats_of(L.bk), floats_of(L.bv),
@@ -138,6 +143,7 @@ std::vector<std::vector<float>> forward_batch(std::span<Session::Impl* const> se
   const ModelConfig& c = s0.c;
   const Model* model = s0.model.get();
   const int threads = s0.threads;
+  ops::Backend& be = *s0.backend;
   std::vector<Slot> slots;
   std::vector<int32_t> tokens;
   for (size_t i = 0; i < seqs.size(); ++i)
@@ -164,16 +170,17 @@ std::vector<std::vector<float>> forward_batch(std::span<Session::Impl* const> se
     }
   }
 
-  const float kq_scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const int64_t group = c.n_head / c.n_head_kv;
+  const ops::AttentionShape shape{c.n_head, c.n_head_kv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
+  thread_local std::vector<ops::AttentionRow> attention_rows;
   for (uint32_t l = 0; l < c.n_layer; ++l) {
     const LayerWeights& L = model->layers[l];
     const LayerFloats& F = s0.lf[l];
     ops::for_tokens(T, 4 * d, threads, [&](int64_t t) { s0.norm(&x[t * d], F.attn_norm, F.attn_norm_b, &h[t * d]); });
     if (L.wqkv) {  // fused: rows [q | k | v]
-      ops::matmul(rows_of(L.wqkv, 0, q_dim), h.data(), T, q.data(), threads);
-      ops::matmul(rows_of(L.wqkv, q_dim, kv_dim), h.data(), T, k.data(), threads);
-      ops::matmul(rows_of(L.wqkv, q_dim + kv_dim, kv_dim), h.data(), T, v.data(), threads);
+      ops::MatmulInput in(h.data(), T, d, threads);
+      be.matmul(rows_of(L.wqkv, 0, q_dim), in, q.data());
+      be.matmul(rows_of(L.wqkv, q_dim, kv_dim), in, k.data());
+      be.matmul(rows_of(L.wqkv, q_dim + kv_dim, kv_dim), in, v.data());
       if (L.bqkv) {
         const auto b = floats_of(L.bqkv);
         for (int64_t t = 0; t < T; ++t) {
@@ -184,9 +191,9 @@ std::vector<std::vector<float>> forward_batch(std::span<Session::Impl* const> se
       }
     } else {
       ops::MatmulInput in(h.data(), T, d, threads);  // quantized once for the three
-      ops::matmul(L.wq, in, q.data(), threads);
-      ops::matmul(L.wk, in, k.data(), threads);
-      ops::matmul(L.wv, in, v.data(), threads);
+      be.matmul(L.wq, in, q.data());
+      be.matmul(L.wk, in, k.data());
+      be.matmul(L.wv, in, v.data());
       Session::Impl::add_bias(q.data(), F.bq, T, q_dim);
       Session::Impl::add_bias(k.data(), F.bk, T, kv_dim);
       Session::Impl::add_bias(v.data(), F.bv, T, kv_dim);
@@ -206,46 +213,38 @@ std::vector<std::vector<float>> forward_batch(std::span<Session::Impl* const> se
       slots[t].seq->store_kv(l, slots[t].pos, &k[t * kv_dim], &v[t * kv_dim]);  // each token its own slot
     });
     // Causal attention: a token at position p sees positions [0, p] of its own sequence.
-    const int64_t attention_work = T * c.n_head * (slots.back().pos + 1) * hd * 2;
-    parallel_for(T * c.n_head, ops::threads_for(attention_work, threads), [&](int64_t begin, int64_t end) {
-      std::vector<float> scores;  // the exact path's softmax row
-      for (int64_t job = begin; job < end; ++job) {
-        const int64_t t = job / c.n_head, hh = job % c.n_head, kvh = hh / group, n_keys = slots[t].pos + 1;
-        const Session::Impl& seq = *slots[t].seq;
-        const float* qh = &q[t * q_dim + hh * hd];
-        float* out = &att[t * q_dim + hh * hd];
-        const size_t first = seq.at(l, 0) + kvh * hd;
-        if (seq.exact) {
-          scores.resize(n_keys);
-          ops::attend_f32(qh, &seq.k_exact[first], &seq.v_exact[first], seq.kv_dim(), n_keys, hd, kq_scale,
-                          scores.data(), out);
-        } else {
-          ops::attend_f16(qh, {&seq.k_cache[first], &seq.v_cache[first], seq.kv_dim()}, n_keys, hd, kq_scale, out);
-        }
-      }
-    });
-    ops::matmul(L.wo, att.data(), T, tmp.data(), threads);
+    attention_rows.clear();
+    for (int64_t t = 0; t < T; ++t) {
+      const Session::Impl& seq = *slots[t].seq;
+      const size_t first = seq.at(l, 0);
+      attention_rows.push_back({&q[t * q_dim], &att[t * q_dim], slots[t].pos + 1,
+                                seq.exact ? nullptr : &seq.k_cache[first], seq.exact ? nullptr : &seq.v_cache[first],
+                                seq.exact ? &seq.k_exact[first] : nullptr, seq.exact ? &seq.v_exact[first] : nullptr,
+                                seq.kv_dim()});
+    }
+    be.attention(shape, attention_rows);
+    be.matmul(L.wo, att.data(), T, tmp.data());
     Session::Impl::add_bias(tmp.data(), F.bo, T, d);
     for (int64_t i = 0; i < T * d; ++i) x[i] += tmp[i];
 
     ops::for_tokens(T, 4 * d, threads, [&](int64_t t) { s0.norm(&x[t * d], F.ffn_norm, F.ffn_norm_b, &h[t * d]); });
     if (c.gelu_mlp) {
-      ops::matmul(L.w_up, h.data(), T, up.data(), threads);
+      be.matmul(L.w_up, h.data(), T, up.data());
       Session::Impl::add_bias(up.data(), F.b_up, T, ff);
       for (int64_t i = 0; i < T * ff; ++i) up[i] = ops::gelu(up[i]);
     } else if (L.w_gate) {
       ops::MatmulInput in(h.data(), T, d, threads);  // quantized once for both
-      ops::matmul(L.w_gate, in, tmp.data(), threads);
-      ops::matmul(L.w_up, in, up.data(), threads);
+      be.matmul(L.w_gate, in, tmp.data());
+      be.matmul(L.w_up, in, up.data());
       ops::for_tokens(T, 16 * ff, threads, [&](int64_t t) {
         for (int64_t i = t * ff; i < (t + 1) * ff; ++i) up[i] *= ops::silu(tmp[i]);
       });
     } else {  // fused gate|up (phi3): first n_ff rows gate, next n_ff up
-      ops::matmul(L.w_up, h.data(), T, tmp.data(), threads);
+      be.matmul(L.w_up, h.data(), T, tmp.data());
       for (int64_t t = 0; t < T; ++t)
         for (int64_t i = 0; i < ff; ++i) up[t * ff + i] = ops::silu(tmp[t * 2 * ff + i]) * tmp[t * 2 * ff + ff + i];
     }
-    ops::matmul(L.w_down, up.data(), T, tmp.data(), threads);
+    be.matmul(L.w_down, up.data(), T, tmp.data());
     Session::Impl::add_bias(tmp.data(), F.b_down, T, d);
     for (int64_t i = 0; i < T * d; ++i) x[i] += tmp[i];
   }
@@ -261,7 +260,7 @@ std::vector<std::vector<float>> forward_batch(std::span<Session::Impl* const> se
   for (size_t i = 0; i < wanted.size(); ++i) s0.norm(&x[wanted[i] * d], s0.out_norm, s0.out_norm_b, &h[i * d]);
   const int64_t V = c.n_vocab;
   std::vector<float> logits(wanted.size() * V);
-  ops::matmul(model->output, h.data(), static_cast<int64_t>(wanted.size()), logits.data(), threads);
+  be.matmul(model->output, h.data(), static_cast<int64_t>(wanted.size()), logits.data());
 
   std::vector<std::vector<float>> out(seqs.size());
   size_t row = 0;

@@ -58,10 +58,12 @@ VecDotFn vec_dot_reference(TensorType type);
 // exactly the bits of the same variant's one-token kernel for that row alone.
 inline constexpr int kMaxDotTokens = 8;  // the most any variant takes
 using VecDotRowsFn = void (*)(const void* w, const void* a, size_t stride, int n_tokens, int64_t n, float* out);
-// Two weight rows (w_stride bytes apart) against 1..max_tokens tokens at
-// once: out[r * n_tokens + t], each with the bits of `one` for that pair.
-using VecDotPairFn = void (*)(const void* w, size_t w_stride, const void* a, size_t stride, int n_tokens, int64_t n,
-                              float* out);
+// Up to tile_rows weight rows (w_stride bytes apart) against up to
+// tile_tokens tokens: y[t * ldy + r] for r < n_rows, t < n_tokens, each with
+// the bits of `one` for that row and token. Float types only: their products
+// are compute-bound, and a register tile reuses every load.
+using VecDotTileFn = void (*)(const void* w, size_t w_stride, const void* a, size_t stride, int n_rows, int n_tokens,
+                              int64_t n, float* y, size_t ldy);
 
 // One SIMD implementation of a weight type's dot product.
 struct VecDotVariant {
@@ -70,7 +72,8 @@ struct VecDotVariant {
   VecDotFn one;        // one token
   VecDotRowsFn rows;   // several tokens, or nullptr (loop over `one`)
   int max_tokens;      // what `rows` takes per call
-  VecDotPairFn pair = nullptr;  // two rows per call, or nullptr
+  VecDotTileFn tile = nullptr;  // a tile of rows x tokens, or nullptr
+  int tile_rows = 0, tile_tokens = 0;
 };
 // Every SIMD variant for `type` that this CPU can run, fastest last (tests
 // hold each one to the reference, and its `rows` to its `one`).

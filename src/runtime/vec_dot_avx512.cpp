@@ -26,7 +26,10 @@
 #include "qkv/fp16.h"
 
 #if defined(__x86_64__)
+#include <algorithm>
+#include <array>
 #include <cmath>
+#include <utility>
 
 #include "runtime/simd_x86.h"
 #endif
@@ -334,102 +337,110 @@ QKV_VNNI void dot_iq4_xs_n(const void* w, const void* a, size_t stride, int64_t 
 }
 
 // ---- 16-bit floats, in 512-bit registers ---------------------------------------
-// Each token has two accumulators of 16 lanes (alternate 32-element halves of
-// each 64-element step); the tail past the last whole step is summed in
-// scalar code. fp16 is widened exactly (vcvtph2ps); bf16 pairs go through
-// vdpbf16ps, whose products are exact and whose adds round to nearest (with
-// denormals flushed, as llama.cpp's BF16 path on these CPUs does).
+// A tile of kRows weight rows against kTokens tokens, as llamafile's tinyBLAS
+// tiles a float GEMM: each weight vector loaded feeds kTokens FMAs and each
+// activation vector kRows, so a tile of 4 x 6 does 24 FMAs per 10 loads.
+// Every (row, token) has one accumulator of 16 lanes, summed at the end, and
+// the tail past the last whole vector is added in scalar code: so the bits of
+// an output do not depend on the tile it was computed in. fp16 is widened
+// exactly (vcvtph2ps); bf16 pairs go through vdpbf16ps, whose products are
+// exact and whose adds round to nearest (with denormals flushed, as
+// llama.cpp's BF16 path on these CPUs does).
 
 #define QKV_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
 #define QKV_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")))
+
+inline constexpr int kFloatTileRows = 4, kFloatTileTokens = 6;
 
 QKV_AVX512 inline __m512 load16_f16(const uint8_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
-// kRows weight rows (w_stride bytes apart) against kTokens tokens; out[r *
-// kTokens + t]. Every (row, token) pair has its own two accumulators, so the
-// bits do not depend on how many rows or tokens share a pass.
+// y[t * ldy + r] for r < kRows (rows w_stride bytes apart), t < kTokens.
 template <int kRows, int kTokens>
-QKV_AVX512 void dot_f16_tile(const void* w, size_t w_stride, const void* a, size_t stride, int64_t n, float* out) {
-  __m512 acc[2][kRows][kTokens];
-  for (int h = 0; h < 2; ++h)
-    for (int r = 0; r < kRows; ++r)
-      for (int t = 0; t < kTokens; ++t) acc[h][r][t] = _mm512_setzero_ps();
+QKV_AVX512 void dot_f16_tile(const void* w, size_t w_stride, const void* a, size_t stride, int64_t n, float* y,
+                             size_t ldy) {
+  __m512 acc[kRows][kTokens];
+  for (int r = 0; r < kRows; ++r)
+    for (int t = 0; t < kTokens; ++t) acc[r][t] = _mm512_setzero_ps();
   int64_t i = 0;
-  for (; i + 32 <= n; i += 32)
-    for (int h = 0; h < 2; ++h) {
-      __m512 wv[kRows];
-      for (int r = 0; r < kRows; ++r) wv[r] = load16_f16(bytes(w) + r * w_stride + 2 * i + 32 * h);
-      for (int t = 0; t < kTokens; ++t) {
-        const __m512 av = load16_f16(bytes(a) + t * stride + 2 * i + 32 * h);
-        for (int r = 0; r < kRows; ++r) acc[h][r][t] = _mm512_fmadd_ps(wv[r], av, acc[h][r][t]);
-      }
+  for (; i + 16 <= n; i += 16) {
+    __m512 wv[kRows];
+    for (int r = 0; r < kRows; ++r) wv[r] = load16_f16(bytes(w) + r * w_stride + 2 * i);
+    for (int t = 0; t < kTokens; ++t) {
+      const __m512 av = load16_f16(bytes(a) + t * stride + 2 * i);
+      for (int r = 0; r < kRows; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], av, acc[r][t]);
     }
+  }
   for (int r = 0; r < kRows; ++r)
     for (int t = 0; t < kTokens; ++t) {
-      const uint8_t *x = bytes(w) + r * w_stride, *y = bytes(a) + t * stride;
-      float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc[0][r][t], acc[1][r][t]));
-      for (int64_t k = i; k < n; ++k) sum += detail::load_half(x + 2 * k) * detail::load_half(y + 2 * k);
-      out[r * kTokens + t] = sum;
+      const uint8_t *x = bytes(w) + r * w_stride, *v = bytes(a) + t * stride;
+      float sum = _mm512_reduce_add_ps(acc[r][t]);
+      for (int64_t k = i; k < n; ++k) sum += detail::load_half(x + 2 * k) * detail::load_half(v + 2 * k);
+      y[t * ldy + r] = sum;
     }
 }
 
 inline float bf16_at(const uint8_t* p) { return bf16_to_fp32(static_cast<uint16_t>(p[0] | p[1] << 8)); }
 
 template <int kRows, int kTokens>
-QKV_AVX512_BF16 void dot_bf16_tile(const void* w, size_t w_stride, const void* a, size_t stride, int64_t n,
-                                   float* out) {
-  __m512 acc[2][kRows][kTokens];
-  for (int h = 0; h < 2; ++h)
-    for (int r = 0; r < kRows; ++r)
-      for (int t = 0; t < kTokens; ++t) acc[h][r][t] = _mm512_setzero_ps();
+QKV_AVX512_BF16 void dot_bf16_tile(const void* w, size_t w_stride, const void* a, size_t stride, int64_t n, float* y,
+                                   size_t ldy) {
+  __m512 acc[kRows][kTokens];
+  for (int r = 0; r < kRows; ++r)
+    for (int t = 0; t < kTokens; ++t) acc[r][t] = _mm512_setzero_ps();
   int64_t i = 0;
-  for (; i + 64 <= n; i += 64)
-    for (int h = 0; h < 2; ++h) {
-      __m512bh wv[kRows];
-      for (int r = 0; r < kRows; ++r) wv[r] = (__m512bh)_mm512_loadu_si512(bytes(w) + r * w_stride + 2 * i + 64 * h);
-      for (int t = 0; t < kTokens; ++t) {
-        const __m512bh av = (__m512bh)_mm512_loadu_si512(bytes(a) + t * stride + 2 * i + 64 * h);
-        for (int r = 0; r < kRows; ++r) acc[h][r][t] = _mm512_dpbf16_ps(acc[h][r][t], wv[r], av);
-      }
+  for (; i + 32 <= n; i += 32) {
+    __m512bh wv[kRows];
+    for (int r = 0; r < kRows; ++r) wv[r] = (__m512bh)_mm512_loadu_si512(bytes(w) + r * w_stride + 2 * i);
+    for (int t = 0; t < kTokens; ++t) {
+      const __m512bh av = (__m512bh)_mm512_loadu_si512(bytes(a) + t * stride + 2 * i);
+      for (int r = 0; r < kRows; ++r) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], wv[r], av);
     }
+  }
   for (int r = 0; r < kRows; ++r)
     for (int t = 0; t < kTokens; ++t) {
-      const uint8_t *x = bytes(w) + r * w_stride, *y = bytes(a) + t * stride;
-      float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc[0][r][t], acc[1][r][t]));
-      for (int64_t k = i; k < n; ++k) sum += bf16_at(x + 2 * k) * bf16_at(y + 2 * k);
-      out[r * kTokens + t] = sum;
+      const uint8_t *x = bytes(w) + r * w_stride, *v = bytes(a) + t * stride;
+      float sum = _mm512_reduce_add_ps(acc[r][t]);
+      for (int64_t k = i; k < n; ++k) sum += bf16_at(x + 2 * k) * bf16_at(v + 2 * k);
+      y[t * ldy + r] = sum;
     }
 }
 
-template <void (*kTile)(const void*, size_t, const void*, size_t, int64_t, float*)>
-QKV_AVX512 float dot_one_f(const void* w, const void* a, int64_t n) {
-  float out;
-  kTile(w, 0, a, 0, n, &out);
-  return out;
-}
-template <template <int, int> class K, int kRows>
-QKV_AVX512 void dot_tile_tokens(const void* w, size_t w_stride, const void* a, size_t stride, int n_tokens, int64_t n,
-                                float* out) {
-  switch (n_tokens) {
-    case 1: return K<kRows, 1>::run(w, w_stride, a, stride, n, out);
-    case 2: return K<kRows, 2>::run(w, w_stride, a, stride, n, out);
-    case 3: return K<kRows, 3>::run(w, w_stride, a, stride, n, out);
-    default: return K<kRows, 4>::run(w, w_stride, a, stride, n, out);
-  }
+using FloatTileFn = void (*)(const void*, size_t, const void*, size_t, int64_t, float*, size_t);
+
+// Every tile size up to kFloatTileRows x kFloatTileTokens, indexed by
+// (rows - 1) * kFloatTileTokens + tokens - 1.
+template <template <int, int> class K, int... I>
+constexpr std::array<FloatTileFn, sizeof...(I)> float_tiles(std::integer_sequence<int, I...>) {
+  return {K<I / kFloatTileTokens + 1, I % kFloatTileTokens + 1>::run...};
 }
 template <template <int, int> class K>
-QKV_AVX512 void dot_rows_f(const void* w, const void* a, size_t stride, int n_tokens, int64_t n, float* out) {
-  dot_tile_tokens<K, 1>(w, 0, a, stride, n_tokens, n, out);
+void dot_float_tile(const void* w, size_t w_stride, const void* a, size_t stride, int n_rows, int n_tokens, int64_t n,
+                    float* y, size_t ldy) {
+  static constexpr auto kTiles = float_tiles<K>(std::make_integer_sequence<int, kFloatTileRows * kFloatTileTokens>{});
+  kTiles[size_t((n_rows - 1) * kFloatTileTokens + n_tokens - 1)](w, w_stride, a, stride, n, y, ldy);
+}
+template <template <int, int> class K>
+float dot_one_f(const void* w, const void* a, int64_t n) {
+  float out;
+  K<1, 1>::run(w, 0, a, 0, n, &out, 1);
+  return out;
+}
+template <template <int, int> class K>
+void dot_rows_f(const void* w, const void* a, size_t stride, int n_tokens, int64_t n, float* out) {
+  for (int t = 0; t < n_tokens; t += kFloatTileTokens) {
+    const int nt = std::min(kFloatTileTokens, n_tokens - t);
+    dot_float_tile<K>(w, 0, bytes(a) + t * stride, stride, 1, nt, n, out + t, 1);
+  }
 }
 template <int kR, int kT> struct F16 { static constexpr auto run = dot_f16_tile<kR, kT>; };
 template <int kR, int kT> struct BF16 { static constexpr auto run = dot_bf16_tile<kR, kT>; };
 
-const VecDotVariant kF16 = {TensorType::F16, "avx512", dot_one_f<dot_f16_tile<1, 1>>, dot_rows_f<F16>, 4,
-                            dot_tile_tokens<F16, 2>};
-const VecDotVariant kBF16 = {TensorType::BF16, "avx512_bf16", dot_one_f<dot_bf16_tile<1, 1>>, dot_rows_f<BF16>, 4,
-                             dot_tile_tokens<BF16, 2>};
+const VecDotVariant kF16 = {TensorType::F16,   "avx512",         dot_one_f<F16>, dot_rows_f<F16>,
+                            kMaxDotTokens,     dot_float_tile<F16>, kFloatTileRows, kFloatTileTokens};
+const VecDotVariant kBF16 = {TensorType::BF16,  "avx512_bf16",     dot_one_f<BF16>, dot_rows_f<BF16>,
+                             kMaxDotTokens,     dot_float_tile<BF16>, kFloatTileRows, kFloatTileTokens};
 
 #undef QKV_AVX512
 #undef QKV_AVX512_BF16

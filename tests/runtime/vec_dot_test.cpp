@@ -312,7 +312,7 @@ TEST(VecDotRows, EachTokenEqualsItsOwnDot) {
     for (const VecDotVariant& v : vec_dot_variants(t)) {
       if (!v.rows) continue;
       ASSERT_LE(v.max_tokens, kMaxDotTokens) << type_name(t) << " " << v.isa;
-      const int64_t n = 1024;
+      const int64_t n = v.tile ? 1000 : 1024;  // the float kernels have a scalar tail past 992
       const auto w = random_row(t, n, rng);
       const size_t ab = activation_row_bytes(act_type_for(t), n);
       std::vector<uint8_t> acts;
@@ -320,21 +320,32 @@ TEST(VecDotRows, EachTokenEqualsItsOwnDot) {
         const auto a = quantized(act_type_for(t), random_activations(n, rng));
         acts.insert(acts.end(), a.begin(), a.end());
       }
-      const auto w2 = random_row(t, n, rng);
-      std::vector<uint8_t> pair_rows(w);
-      pair_rows.insert(pair_rows.end(), w2.begin(), w2.end());
       for (int nt = 1; nt <= v.max_tokens; ++nt) {
-        float out[2 * kMaxDotTokens];
+        float out[kMaxDotTokens];
         v.rows(w.data(), acts.data(), ab, nt, n, out);
         for (int k = 0; k < nt; ++k)
           ASSERT_EQ(out[k], v.one(w.data(), acts.data() + k * ab, n))
               << type_name(t) << " " << v.isa << ": " << nt << " tokens, #" << k;
-        if (!v.pair) continue;
-        v.pair(pair_rows.data(), w.size(), acts.data(), ab, nt, n, out);
-        for (int k = 0; k < nt; ++k) {
-          ASSERT_EQ(out[k], v.one(w.data(), acts.data() + k * ab, n)) << type_name(t) << " pair, row 0, #" << k;
-          ASSERT_EQ(out[nt + k], v.one(w2.data(), acts.data() + k * ab, n)) << type_name(t) << " pair, row 1, #" << k;
+      }
+      if (v.tile) {  // every tile shape, rows x tokens, against `one` per output
+        ASSERT_LE(v.tile_tokens, v.max_tokens);
+        std::vector<std::vector<uint8_t>> rows;
+        std::vector<uint8_t> stacked;
+        for (int r = 0; r < v.tile_rows; ++r) {
+          rows.push_back(random_row(t, n, rng));
+          stacked.insert(stacked.end(), rows.back().begin(), rows.back().end());
         }
+        for (int nr = 1; nr <= v.tile_rows; ++nr)
+          for (int nt = 1; nt <= v.tile_tokens; ++nt) {
+            std::vector<float> y(static_cast<size_t>(nt * v.tile_rows + 1), -1.f);
+            v.tile(stacked.data(), w.size(), acts.data(), ab, nr, nt, n, y.data(), size_t(v.tile_rows));
+            for (int k = 0; k < nt; ++k)
+              for (int r = 0; r < v.tile_rows; ++r) {
+                const float want = r < nr ? v.one(rows[r].data(), acts.data() + k * ab, n) : -1.f;  // untouched
+                ASSERT_EQ(y[size_t(k * v.tile_rows + r)], want)
+                    << type_name(t) << " " << v.isa << " tile " << nr << "x" << nt << ", row " << r << ", #" << k;
+              }
+          }
       }
       ++checked;
     }
