@@ -35,6 +35,7 @@ struct Weight {
   const uint8_t* data = nullptr;
   uint64_t cols = 0, rows = 0;
   const uint8_t* interleaved = nullptr;
+  const char* name = nullptr;  // the GGUF tensor's name (owned by the model's file)
   explicit operator bool() const { return data != nullptr; }
   uint64_t row_size() const { return row_bytes(type, cols); }
 };

@@ -10,6 +10,9 @@
 #include "qkv/model.h"
 
 namespace qkv {
+namespace ops {
+class Backend;  // runtime/backend.h: what runs the matrix products and attention
+}
 
 // How attention rounds. LlamaCpp (the default) keeps the KV cache in fp16 and
 // accumulates as llama.cpp's CPU flash attention does, so logits match
@@ -22,6 +25,10 @@ class Session {
   // n_ctx <= 0: the model's training context, capped at 4096. threads <= 0: all cores.
   Session(std::shared_ptr<const Model> model, int n_ctx = 0, int threads = 0,
           AttentionPrecision precision = AttentionPrecision::LlamaCpp);
+  // The same, with the products and attention run by `backend` (the CPU one
+  // when null), e.g. one that also observes them (qkv imatrix).
+  Session(std::shared_ptr<const Model> model, int n_ctx, int threads, AttentionPrecision precision,
+          std::shared_ptr<ops::Backend> backend);
   ~Session();
   Session(Session&&) noexcept;
 

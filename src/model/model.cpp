@@ -93,7 +93,9 @@ std::shared_ptr<const Model> Model::load(const std::string& path, LoadOptions op
       throw Error(ErrorKind::Format, "shape is " + g + ", the config implies " + w, path, name);
     }
     const auto bytes = f.tensor_data(static_cast<size_t>(t - f.tensors().data()));
-    return Weight{t->type, bytes.data(), t->shape[0], t->n_elements() / t->shape[0]};
+    Weight w{t->type, bytes.data(), t->shape[0], t->n_elements() / t->shape[0]};
+    w.name = t->name.c_str();
+    return w;
   };
 
   const uint64_t d = c.n_embd, q_dim = uint64_t(c.n_head) * c.head_dim, kv_dim = uint64_t(c.n_head_kv) * c.head_dim;

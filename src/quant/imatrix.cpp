@@ -105,4 +105,27 @@ ImportanceMatrix load_imatrix(const std::string& path) {
   return m;
 }
 
+void save_imatrix(const ImatrixSums& sums, const std::string& path) {
+  gguf::Metadata md;
+  md.set("general.type", gguf::Value::string("imatrix"));
+  md.set("imatrix.datasets", gguf::Value::string_array(sums.datasets));
+  md.set("imatrix.chunk_count", gguf::Value::u32(sums.chunks));
+  md.set("imatrix.chunk_size", gguf::Value::u32(sums.chunk_size));
+  std::vector<gguf::TensorInfo> infos;
+  for (const auto& [name, e] : sums.tensors) {
+    // One matrix per tensor (no experts): ggml drops the trailing 1 of [cols, 1] and [1, 1].
+    infos.push_back({name + std::string(kSumSuffix), {e.sum2.size()}, TensorType::F32, 0});
+    infos.push_back({name + std::string(kCountSuffix), {1}, TensorType::F32, 0});
+  }
+  gguf::Writer w(path, md, infos);
+  auto write_floats = [&](const std::vector<float>& v) {
+    w.write_tensor({reinterpret_cast<const uint8_t*>(v.data()), v.size() * sizeof(float)});
+  };
+  for (const auto& [name, e] : sums.tensors) {
+    write_floats(std::vector<float>(e.sum2.begin(), e.sum2.end()));
+    write_floats({static_cast<float>(e.count)});
+  }
+  w.finish();
+}
+
 }  // namespace qkv::quant

@@ -48,11 +48,11 @@ struct Session::Impl {
   std::vector<uint16_t> k_cache, v_cache;     // fp16 [n_layer][n_ctx][kv_dim] (LlamaCpp precision)
   std::vector<float> k_exact, v_exact;        // float32, same layout (Exact precision)
 
-  Impl(std::shared_ptr<const Model> m, int ctx, int th, AttentionPrecision p)
+  Impl(std::shared_ptr<const Model> m, int ctx, int th, AttentionPrecision p, std::shared_ptr<ops::Backend> be)
       : model(std::move(m)),
         c(model->config()),
         threads(resolve_threads(th)),
-        backend(ops::cpu_backend(threads)),
+        backend(be ? std::move(be) : ops::cpu_backend(threads)),
         exact(p == AttentionPrecision::Exact) {
     n_ctx = ctx > 0 ? ctx : static_cast<int>(std::min<uint32_t>(c.n_ctx_train, 4096));
     for (const auto& L : model->layers)
@@ -274,7 +274,10 @@ std::vector<std::vector<float>> forward_batch(std::span<Session::Impl* const> se
 }
 
 Session::Session(std::shared_ptr<const Model> model, int n_ctx, int threads, AttentionPrecision precision)
-    : impl_(std::make_unique<Impl>(std::move(model), n_ctx, threads, precision)) {}
+    : Session(std::move(model), n_ctx, threads, precision, nullptr) {}
+Session::Session(std::shared_ptr<const Model> model, int n_ctx, int threads, AttentionPrecision precision,
+                 std::shared_ptr<ops::Backend> backend)
+    : impl_(std::make_unique<Impl>(std::move(model), n_ctx, threads, precision, std::move(backend))) {}
 Session::~Session() = default;
 Session::Session(Session&&) noexcept = default;
 

@@ -45,7 +45,7 @@ std::vector<double> rms(const std::vector<double>& x, const Mat& w, double eps) 
 
 }  // namespace
 
-std::vector<double> reference_logits(const std::string& path, const std::vector<int32_t>& tokens) {
+std::vector<double> reference_logits(const std::string& path, const std::vector<int32_t>& tokens, ReferenceSums* sums) {
   Reader m{gguf::File::open(path)};
   const auto& md = m.f.metadata();
   const std::string arch = md.get_string("general.architecture");
@@ -74,6 +74,16 @@ std::vector<double> reference_logits(const std::string& path, const std::vector<
       }
   };
 
+  // w . x, first adding x's squares to the sums of matrix `name`.
+  auto apply = [&](const std::string& name, const Mat& w, const std::vector<double>& x) {
+    if (sums) {
+      auto& s = (*sums)[name];
+      s.resize(x.size(), 0.0);
+      for (size_t i = 0; i < x.size(); ++i) s[i] += x[i] * x[i];
+    }
+    return mv(w, x);
+  };
+
   for (size_t l = 0; l < L; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     const Mat wq = m.get(p + "attn_q.weight"), wk = m.get(p + "attn_k.weight"), wv = m.get(p + "attn_v.weight");
@@ -82,7 +92,7 @@ std::vector<double> reference_logits(const std::string& path, const std::vector<
     std::vector<std::vector<double>> q(T), k(T), v(T);
     for (size_t t = 0; t < T; ++t) {
       const auto h = rms(x[t], an, eps);
-      q[t] = mv(wq, h), k[t] = mv(wk, h), v[t] = mv(wv, h);
+      q[t] = apply(p + "attn_q.weight", wq, h), k[t] = apply(p + "attn_k.weight", wk, h), v[t] = apply(p + "attn_v.weight", wv, h);
       rope(q[t], H, t);
       rope(k[t], Hkv, t);
     }
@@ -103,13 +113,13 @@ std::vector<double> reference_logits(const std::string& path, const std::vector<
         for (size_t j = 0; j <= t; ++j)
           for (size_t i = 0; i < hd; ++i) att[h * hd + i] += s[j] / z * v[j][g * hd + i];
       }
-      const auto o = mv(wo, att);
+      const auto o = apply(p + "attn_output.weight", wo, att);
       for (size_t i = 0; i < d; ++i) x[t][i] += o[i];
       const auto h2 = rms(x[t], fn, eps);
-      auto g = mv(wg, h2);
-      const auto u = mv(wu, h2);
+      auto g = apply(p + "ffn_gate.weight", wg, h2);
+      const auto u = apply(p + "ffn_up.weight", wu, h2);
       for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1 + std::exp(-g[i])) * u[i];
-      const auto down = mv(wd, g);
+      const auto down = apply(p + "ffn_down.weight", wd, g);
       for (size_t i = 0; i < d; ++i) x[t][i] += down[i];
     }
   }

@@ -21,6 +21,7 @@ Runner add_convert(CLI::App& app);
 Runner add_run(CLI::App& app);
 Runner add_chat(CLI::App& app);
 Runner add_perplexity(CLI::App& app);
+Runner add_imatrix(CLI::App& app);
 Runner add_bench(CLI::App& app);
 Runner add_train(CLI::App& app);
 Runner add_tokenizer(CLI::App& app);

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
       {"run", add_run},
       {"chat", add_chat},
       {"perplexity", add_perplexity},
+      {"imatrix", add_imatrix},
       {"bench", add_bench},
       {"train", add_train},
       {"tokenizer", add_tokenizer},
