@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "qkv/budget_plan.h"
 #include "qkv/recipe.h"
 
 namespace qkv::quant {
@@ -17,6 +18,10 @@ struct QuantizeOptions {
   bool allow_requantize = false;
   bool dry_run = false;         // plan and sizes only, no output file
   bool progress = true;
+  // When active, the adaptive planner (qkv/budget_plan.h) picks each tensor's
+  // type for this budget, and `type` is not used.
+  BudgetTarget budget;
+  int64_t sample_rows = 256;    // rows per tensor the planner measures
 };
 
 struct TensorReport {
@@ -25,6 +30,7 @@ struct TensorReport {
   TensorType from, to;
   uint64_t bytes_in, bytes_out;
   bool fallback, used_imatrix;
+  double predicted_error = 0;  // the planner's, for a budgeted plan
 };
 
 struct QuantizeReport {
@@ -32,6 +38,9 @@ struct QuantizeReport {
   std::vector<TensorReport> tensors;
   uint64_t bytes_in = 0, bytes_out = 0, elements = 0, file_bytes = 0;
   double seconds = 0;
+  bool budgeted = false, budget_capped = false;  // planned for a budget; the largest plan fitted under it
+  uint64_t tensor_budget = 0;
+  double predicted_error = 0;  // the plan's total
   double bits_per_weight() const { return elements ? 8.0 * bytes_out / elements : 0; }
 };
 

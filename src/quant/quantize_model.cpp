@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cstring>
+#include <map>
+#include <regex>
 
 #include "qkv/error.h"
 #include "qkv/file.h"
@@ -34,7 +36,10 @@ QuantizeReport quantize_model(const std::string& in, const std::string& out, con
   const auto start = std::chrono::steady_clock::now();
   const auto src = gguf::File::open(in);
   PlanOptions plan_opts = opts.plan;
-  const FileType& ft = resolve_type_name(opts.type, plan_opts);
+  const bool budgeted = opts.budget.active();
+  // A budgeted plan starts from the tensors a Q8_0 recipe would quantize, in its order.
+  if (budgeted) plan_opts.pure = true;
+  const FileType* ft = &resolve_type_name(budgeted ? "Q8_0" : opts.type, plan_opts);
 
   ImportanceMatrix imatrix;
   if (!opts.imatrix_path.empty()) {
@@ -42,10 +47,44 @@ QuantizeReport quantize_model(const std::string& in, const std::string& out, con
     plan_opts.has_imatrix = true;
   }
   const ModelShape shape = ModelShape::from_metadata(src.metadata());
-  const auto planned = plan(shape, src.tensors(), ft, plan_opts);
+  auto planned = plan(shape, src.tensors(), *ft, plan_opts);
 
   QuantizeReport report;
-  report.file_type = std::string(ft.name);
+  BudgetPlan budget;
+  if (budgeted) {
+    std::vector<gguf::TensorInfo> infos;
+    for (const auto& p : planned) infos.push_back(src.tensors()[p.input_index]);
+    const uint64_t header =
+        gguf::align_up(gguf::serialize_header(output_metadata(src.metadata(), *ft), infos).size(), gguf::alignment_of(src.metadata()));
+    uint64_t total = 0;
+    for (const auto& t : src.tensors()) total += t.nbytes();
+    // Tensors whose type the user gave keep it; the planner spends the rest of the budget.
+    std::vector<bool> keep(planned.size(), false);
+    for (size_t i = 0; i < planned.size(); ++i) {
+      const std::string& name = src.tensors()[planned[i].input_index].name;
+      keep[i] = (plan_opts.token_embedding_type && name == "token_embd.weight") ||
+                (plan_opts.output_tensor_type && name == "output.weight");
+      for (const auto& [re, type] : plan_opts.tensor_type_overrides) keep[i] = keep[i] || std::regex_search(name, std::regex(re));
+    }
+    Progress measuring("measure", total);
+    budget = plan_for_budget(src, planned, keep, header, opts.budget,
+                             {imatrix.weights.empty() ? nullptr : &imatrix, opts.sample_rows, opts.threads},
+                             [&](uint64_t b) { if (opts.progress) measuring.add(b); });
+    measuring.finish();
+    // general.file_type: the file type named after the type most weights got.
+    std::map<TensorType, uint64_t> weights;
+    for (const auto& p : planned)
+      if (p.quantize()) weights[p.to] += src.tensors()[p.input_index].n_elements();
+    TensorType most = TensorType::Q8_0;
+    for (const auto& [t, n] : weights)
+      if (n > weights[most]) most = t;
+    if (const FileType* f = file_type_for_tensor_type(most)) ft = f;
+    report.budgeted = true;
+    report.budget_capped = budget.capped;
+    report.tensor_budget = budget.tensor_budget;
+    report.predicted_error = budget.total_error;
+  }
+  report.file_type = budgeted ? "adaptive (" + std::string(ft->name) + ")" : std::string(ft->name);
   std::vector<gguf::TensorInfo> out_infos;
   for (const auto& p : planned) {
     const auto& t = src.tensors()[p.input_index];
@@ -63,12 +102,13 @@ QuantizeReport quantize_model(const std::string& in, const std::string& out, con
     o.type = p.to;
     out_infos.push_back(o);
     const bool imat = p.quantize() && imatrix.find(t.name) && uses_imatrix(p.to);
-    report.tensors.push_back({t.name, t.shape, t.type, p.to, t.nbytes(), o.nbytes(), p.fallback, imat});
+    report.tensors.push_back({t.name, t.shape, t.type, p.to, t.nbytes(), o.nbytes(), p.fallback, imat,
+                              budgeted ? budget.errors[size_t(&p - planned.data())] : 0.0});
     report.bytes_in += t.nbytes();
     report.bytes_out += o.nbytes();
     report.elements += t.n_elements();
   }
-  const auto md = output_metadata(src.metadata(), ft);
+  const auto md = output_metadata(src.metadata(), *ft);
   const uint64_t align = gguf::alignment_of(md);
   report.file_bytes = gguf::align_up(gguf::serialize_header(md, out_infos).size(), align);
   for (const auto& o : out_infos) report.file_bytes += gguf::align_up(o.nbytes(), align);
@@ -78,7 +118,7 @@ QuantizeReport quantize_model(const std::string& in, const std::string& out, con
   }
 
   gguf::Writer writer(out, md, out_infos);
-  Progress progress("quantize " + std::string(ft.name), report.bytes_in);
+  Progress progress("quantize " + report.file_type, report.bytes_in);
   std::vector<float> floats;
   std::vector<uint8_t> buffer;
   for (size_t i = 0; i < planned.size(); ++i) {
