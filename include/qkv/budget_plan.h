@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,10 +38,19 @@ struct TensorOptions {
   std::vector<Candidate> frontier;
 };
 
+// The measured KL divergence of the model's output when tensor `name` holds
+// `data` (its bytes as `type`), all else unchanged: qkv/sensitivity.h.
+using SensitivityFn = std::function<double(const std::string& name, TensorType type, std::span<const uint8_t> data)>;
+
 struct MeasureOptions {
   const ImportanceMatrix* imatrix = nullptr;
   int64_t sample_rows = 256;  // rows measured per tensor (all when fewer)
   int threads = 0;
+  // When set, each tensor's errors are calibrated to KL divergence: quantized
+  // whole to its smallest candidate, its measured KLD over that candidate's
+  // predicted error scales all of its candidates. The errors then add up to
+  // a predicted KLD, and the output's most sensitive tensors get the bytes.
+  SensitivityFn sensitivity;
 };
 
 // The types whose blocks fit a row of n_per_row: the K-quants, the legacy

@@ -22,6 +22,7 @@ struct QuantizeOptions {
   // type for this budget, and `type` is not used.
   BudgetTarget budget;
   int64_t sample_rows = 256;    // rows per tensor the planner measures
+  SensitivityFn sensitivity;    // calibrates the planner's errors to KLD (qkv/sensitivity.h), or empty
 };
 
 struct TensorReport {

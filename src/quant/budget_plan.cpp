@@ -91,6 +91,18 @@ std::vector<TensorOptions> measure_tensors(const gguf::File& f, const std::vecto
     }
     if (t.type == TensorType::F32 || t.type == TensorType::BF16)  // keeping the source as it is costs no error
       all.push_back({t.type, gguf::align_up(t.nbytes(), align), 0.0});
+    if (o.sensitivity) {
+      const Candidate& probe = *std::min_element(all.begin(), all.end(), [](const Candidate& a, const Candidate& b) {
+        return a.bytes < b.bytes;
+      });
+      if (probe.error > 0) {
+        std::vector<uint8_t> q(tensor_bytes(probe.type, t.shape));
+        quantize(probe.type, floats.data(), q.data(), rows, n_per_row, uses_imatrix(probe.type) && h ? h->data() : nullptr,
+                 o.threads);
+        const double scale = std::max(o.sensitivity(t.name, probe.type, q), 1e-12) / probe.error;
+        for (Candidate& c : all) c.error *= scale;
+      }
+    }
     out.push_back({i, frontier_of(std::move(all))});
     if (progress) progress(t.nbytes());
   }

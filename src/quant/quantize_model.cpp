@@ -68,7 +68,7 @@ QuantizeReport quantize_model(const std::string& in, const std::string& out, con
     }
     Progress measuring("measure", total);
     budget = plan_for_budget(src, planned, keep, header, opts.budget,
-                             {imatrix.weights.empty() ? nullptr : &imatrix, opts.sample_rows, opts.threads},
+                             {imatrix.weights.empty() ? nullptr : &imatrix, opts.sample_rows, opts.threads, opts.sensitivity},
                              [&](uint64_t b) { if (opts.progress) measuring.add(b); });
     measuring.finish();
     // general.file_type: the file type named after the type most weights got.

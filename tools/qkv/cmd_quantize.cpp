@@ -3,7 +3,10 @@
 
 #include "commands.h"
 #include "qkv/error.h"
+#include "qkv/file.h"
 #include "qkv/quantize_model.h"
+#include "qkv/sensitivity.h"
+#include "qkv/tokenizer.h"
 
 namespace qkv::cli {
 namespace {
@@ -18,6 +21,8 @@ struct Args {
   double target_bpw = 0;
   uint32_t ctx = 4096;
   int64_t sample_rows = 256;
+  std::string calibrate;
+  int calibrate_ctx = 256, calibrate_chunks = 8;
 };
 
 // "4G", "3.5G", "800M", "1234567": bytes, K/M/G in powers of 1024.
@@ -73,6 +78,17 @@ int run(const Args& a) {
   o.budget.bpw = a.target_bpw;
   o.budget.ctx = a.ctx;
   o.sample_rows = a.sample_rows;
+  std::unique_ptr<SensitivityProbe> probe;
+  if (!a.calibrate.empty()) {
+    if (targets == 0) throw Error(ErrorKind::Usage, "--calibrate goes with a --target-* budget");
+    auto model = Model::load(a.in, {.repack = false});
+    const Tokenizer tok = Tokenizer::from_gguf(model->file().metadata());
+    probe = std::make_unique<SensitivityProbe>(model, tok.encode(read_file(a.calibrate), true), a.calibrate_ctx,
+                                               a.calibrate_chunks, a.threads, tok.add_bos() ? tok.bos() : -1);
+    o.sensitivity = [&](const std::string& name, TensorType t, std::span<const uint8_t> data) {
+      return probe->kld(name, t, data);
+    };
+  }
   if (!a.output_type.empty()) o.plan.output_tensor_type = parse_type("--output-tensor-type", a.output_type);
   if (!a.embedding_type.empty()) o.plan.token_embedding_type = parse_type("--token-embedding-type", a.embedding_type);
   for (const auto& spec : a.tensor_types) {
@@ -133,6 +149,10 @@ Runner add_quantize(CLI::App& app) {
   cmd->add_option("--target-bpw", a->target_bpw, "Plan for this many bits per weight over all tensors");
   cmd->add_option("--target-vram", a->target_vram, "Plan so weights, KV cache at -c tokens and compute buffers fit SIZE");
   cmd->add_option("-c,--ctx-size", a->ctx, "Context --target-vram keeps room for")->capture_default_str();
+  cmd->add_option("--calibrate", a->calibrate, "Text on which to measure each tensor's KLD sensitivity (recommended)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--calibrate-ctx", a->calibrate_ctx, "Window of --calibrate, in tokens")->capture_default_str();
+  cmd->add_option("--calibrate-chunks", a->calibrate_chunks, "Windows of --calibrate used")->capture_default_str();
   cmd->add_option("--sample-rows", a->sample_rows, "Rows per tensor the planner quantizes to measure errors")
       ->capture_default_str();
   return [a] { return run(*a); };
