@@ -27,8 +27,8 @@ kld() {  # mean KL divergence of $1 from the F32 model on the held-out text
   "$QKV" perplexity "$1" -f "$EVAL" -c 128 --kl-divergence "$F32" 2>/dev/null |
     sed -n 's/.*mean KLD = \([0-9.e+-]*\).*/\1/p'
 }
-echo "| recipe | imatrix | recipe size | recipe KLD | adaptive size | adaptive KLD | ratio |"
-echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+echo "| recipe | imatrix | recipe size | recipe KLD | adaptive size | adaptive KLD | ratio | predicted KLD |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 for r in Q2_K Q3_K_M Q4_K_M Q5_K_M; do
   for im in no yes; do
     flags=()
@@ -36,10 +36,11 @@ for r in Q2_K Q3_K_M Q4_K_M Q5_K_M; do
     rec=$CACHE/$r-$im.gguf ada=$CACHE/$r-$im-adaptive.gguf
     "$QKV" quantize "$F32" "$rec" "$r" "${flags[@]}" >/dev/null
     size=$(stat -c %s "$rec")
-    "$QKV" quantize "$F32" "$ada" --target-size "$size" "${flags[@]}" \
-      --calibrate "$CACHE/demo/train.txt" --calibrate-ctx 128 --calibrate-chunks 16 >/dev/null
+    predicted=$("$QKV" quantize "$F32" "$ada" --target-size "$size" "${flags[@]}" \
+      --calibrate "$CACHE/demo/train.txt" --calibrate-ctx 128 --calibrate-chunks 16 |
+      sed -n 's/.*predicted error \([0-9.e+-]*\).*/\1/p')
     a=$(kld "$rec") b=$(kld "$ada")
-    printf "| %s | %s | %d | %.5f | %d | %.5f | %.2fx |\n" "$r" "$im" "$size" "$a" "$(stat -c %s "$ada")" "$b" \
-      "$(awk -v a="$a" -v b="$b" 'BEGIN { print b / a }')"
+    printf "| %s | %s | %d | %.5f | %d | %.5f | %.2fx | %.5f |\n" "$r" "$im" "$size" "$a" "$(stat -c %s "$ada")" "$b" \
+      "$(awk -v a="$a" -v b="$b" 'BEGIN { print b / a }')" "$predicted"
   done
 done
