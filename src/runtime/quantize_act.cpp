@@ -118,34 +118,6 @@ int64_t block_elems(ActType t) {
 
 }  // namespace
 
-ActType act_type_for(TensorType weight) {
-  switch (weight) {
-    case TensorType::F32:
-      return ActType::F32;
-    case TensorType::F16:
-      return ActType::F16;
-    case TensorType::BF16:
-      return ActType::BF16;
-    case TensorType::Q4_0:
-    case TensorType::Q5_0:
-    case TensorType::Q8_0:
-    case TensorType::IQ4_NL:
-      return ActType::Q8_0;
-    case TensorType::Q4_1:
-    case TensorType::Q5_1:
-      return ActType::Q8_1;
-    case TensorType::Q2_K:
-    case TensorType::Q3_K:
-    case TensorType::Q4_K:
-    case TensorType::Q5_K:
-    case TensorType::Q6_K:
-    case TensorType::IQ4_XS:
-      return ActType::Q8_K;
-    default:
-      return ActType::None;
-  }
-}
-
 size_t activation_row_bytes(ActType t, int64_t n) {
   const size_t blocks = static_cast<size_t>(n / block_elems(t));
   switch (t) {

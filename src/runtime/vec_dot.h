@@ -12,7 +12,8 @@
 // them; only the order of the float additions differs.
 //
 // The activation blocks are ggml's block_q8_0, block_q8_1 and block_q8_K
-// (quant/blocks.h), as are the weight blocks.
+// (quant/blocks.h), as are the weight blocks; which kernels and activation
+// format each weight type has is the traits table's (quant/traits.cpp).
 #pragma once
 
 #include <cstddef>
@@ -76,12 +77,7 @@ std::vector<VecDotVariant> vec_dot_variants(TensorType type);
 // The fastest of them, or nullptr (the reference serves).
 const VecDotVariant* vec_dot_best(TensorType type);
 
-// Per instruction set (vec_dot_avx2.cpp, vec_dot_avx512.cpp): nullptr for a
-// type without a kernel there or a CPU without the instructions (qkv/cpu.h).
-const VecDotVariant* vec_dot_avx2(TensorType type);
-const VecDotVariant* vec_dot_avx512(TensorType type);
-
-// A block field that the reference and the SIMD kernels both decode.
+// Block fields that the reference and the SIMD kernels both decode.
 namespace detail {
 
 inline float load_half(const uint8_t* p) { return fp16_to_fp32(static_cast<uint16_t>(p[0] | p[1] << 8)); }

@@ -9,20 +9,14 @@
 // +-127: weights with signed levels go in as |w| with the sign moved onto the
 // activation (_mm256_sign_epi8), and the activation quantizers never emit -128.
 // K-quant sub-block scales ride on the madd instead of a vector of ones.
-#include "runtime/vec_dot.h"
+#include "runtime/vec_dot_kernels.h"
 
+#if defined(__x86_64__)
 #include <type_traits>
 
-#include "qkv/cpu.h"
-
-#if defined(__x86_64__)
 #include "runtime/simd_x86.h"
-#endif
 
-namespace qkv::ops {
-
-#if defined(__x86_64__)
-namespace {
+namespace qkv::ops::avx2 {
 
 using namespace x86;
 
@@ -325,48 +319,32 @@ QKV_AVX2 float dot_float(const void* w, const void* a, int64_t n) {
 }
 
 
-bool cpu_has_avx2() { return cpu().avx2; }
-
+// The variants, one per weight type (vec_dot_kernels.h).
 constexpr int kTokens = 4;
 static_assert(kTokens <= kMaxDotTokens);
 
-const VecDotVariant kKernels[] = {
-    {TensorType::F32, "avx2", dot_float<4, load8_f32, scalar_f32>, nullptr, 1},
-    {TensorType::F16, "avx2", dot_float<2, load8_f16, detail::load_half>, nullptr, 1},
-    {TensorType::BF16, "avx2", dot_float<2, load8_bf16, scalar_bf16>, nullptr, 1},
-    {TensorType::Q4_0, "avx2", dot_one<dot_symmetric_n<block_q4_0, levels_q4_0, 1>>,
-     dot_rows<Symmetric<block_q4_0, levels_q4_0>::K>, kTokens},
-    {TensorType::Q4_1, "avx2", dot_one<dot_with_min_n<block_q4_1, levels_q4_1, 1>>,
-     dot_rows<WithMin<block_q4_1, levels_q4_1>::K>, kTokens},
-    {TensorType::Q5_0, "avx2", dot_one<dot_symmetric_n<block_q5_0, levels_q5_0, 1>>,
-     dot_rows<Symmetric<block_q5_0, levels_q5_0>::K>, kTokens},
-    {TensorType::Q5_1, "avx2", dot_one<dot_with_min_n<block_q5_1, levels_q5_1, 1>>,
-     dot_rows<WithMin<block_q5_1, levels_q5_1>::K>, kTokens},
-    {TensorType::Q8_0, "avx2", dot_one<dot_symmetric_n<block_q8_0, levels_q8_0, 1>>,
-     dot_rows<Symmetric<block_q8_0, levels_q8_0>::K>, kTokens},
-    {TensorType::IQ4_NL, "avx2", dot_one<dot_symmetric_n<block_iq4_nl, levels_iq4_nl, 1>>,
-     dot_rows<Symmetric<block_iq4_nl, levels_iq4_nl>::K>, kTokens},
-    {TensorType::Q2_K, "avx2", dot_q2_K, nullptr, 1},
-    {TensorType::Q3_K, "avx2", dot_q3_K, nullptr, 1},
-    {TensorType::Q4_K, "avx2", dot_one<dot_q45_K_n<false, 1>>, dot_rows<Q4K>, kTokens},
-    {TensorType::Q5_K, "avx2", dot_one<dot_q45_K_n<true, 1>>, dot_rows<Q5K>, kTokens},
-    {TensorType::Q6_K, "avx2", dot_one<dot_q6_K_n<1>>, dot_rows<Q6K>, kTokens},
-    {TensorType::IQ4_XS, "avx2", dot_iq4_xs, nullptr, 1},
-};
+const VecDotVariant kF32 = {TensorType::F32, "avx2", dot_float<4, load8_f32, scalar_f32>, nullptr, 1};
+const VecDotVariant kF16 = {TensorType::F16, "avx2", dot_float<2, load8_f16, detail::load_half>, nullptr, 1};
+const VecDotVariant kBF16 = {TensorType::BF16, "avx2", dot_float<2, load8_bf16, scalar_bf16>, nullptr, 1};
+const VecDotVariant kQ4_0 = {TensorType::Q4_0, "avx2", dot_one<dot_symmetric_n<block_q4_0, levels_q4_0, 1>>,
+                             dot_rows<Symmetric<block_q4_0, levels_q4_0>::K>, kTokens};
+const VecDotVariant kQ4_1 = {TensorType::Q4_1, "avx2", dot_one<dot_with_min_n<block_q4_1, levels_q4_1, 1>>,
+                             dot_rows<WithMin<block_q4_1, levels_q4_1>::K>, kTokens};
+const VecDotVariant kQ5_0 = {TensorType::Q5_0, "avx2", dot_one<dot_symmetric_n<block_q5_0, levels_q5_0, 1>>,
+                             dot_rows<Symmetric<block_q5_0, levels_q5_0>::K>, kTokens};
+const VecDotVariant kQ5_1 = {TensorType::Q5_1, "avx2", dot_one<dot_with_min_n<block_q5_1, levels_q5_1, 1>>,
+                             dot_rows<WithMin<block_q5_1, levels_q5_1>::K>, kTokens};
+const VecDotVariant kQ8_0 = {TensorType::Q8_0, "avx2", dot_one<dot_symmetric_n<block_q8_0, levels_q8_0, 1>>,
+                             dot_rows<Symmetric<block_q8_0, levels_q8_0>::K>, kTokens};
+const VecDotVariant kIQ4_NL = {TensorType::IQ4_NL, "avx2", dot_one<dot_symmetric_n<block_iq4_nl, levels_iq4_nl, 1>>,
+                               dot_rows<Symmetric<block_iq4_nl, levels_iq4_nl>::K>, kTokens};
+const VecDotVariant kQ2_K = {TensorType::Q2_K, "avx2", dot_q2_K, nullptr, 1};
+const VecDotVariant kQ3_K = {TensorType::Q3_K, "avx2", dot_q3_K, nullptr, 1};
+const VecDotVariant kQ4_K = {TensorType::Q4_K, "avx2", dot_one<dot_q45_K_n<false, 1>>, dot_rows<Q4K>, kTokens};
+const VecDotVariant kQ5_K = {TensorType::Q5_K, "avx2", dot_one<dot_q45_K_n<true, 1>>, dot_rows<Q5K>, kTokens};
+const VecDotVariant kQ6_K = {TensorType::Q6_K, "avx2", dot_one<dot_q6_K_n<1>>, dot_rows<Q6K>, kTokens};
+const VecDotVariant kIQ4_XS = {TensorType::IQ4_XS, "avx2", dot_iq4_xs, nullptr, 1};
 
-}  // namespace
+}  // namespace qkv::ops::avx2
 
-const VecDotVariant* vec_dot_avx2(TensorType type) {
-  if (!cpu_has_avx2()) return nullptr;
-  for (const auto& k : kKernels)
-    if (k.type == type) return &k;
-  return nullptr;
-}
-
-#else  // not x86-64: the references serve
-
-const VecDotVariant* vec_dot_avx2(TensorType) { return nullptr; }
-
-#endif
-
-}  // namespace qkv::ops
+#endif  // __x86_64__

@@ -14,7 +14,7 @@
 // integer total goes into one float, a scalar sequence per row that 16 lanes
 // reproduce; IQ4_XS and the 16-bit floats keep lane accumulators summed at
 // the end. So a token's result is the same bits in a batch as alone.
-#include "runtime/vec_dot.h"
+#include "runtime/vec_dot_kernels.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
 // GCC 12 warns falsely inside its own AVX-512 intrinsic headers (GCC bug 105593).
@@ -22,7 +22,6 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
-#include "qkv/cpu.h"
 #include "qkv/fp16.h"
 
 #if defined(__x86_64__)
@@ -35,7 +34,7 @@
 namespace qkv::ops {
 
 #if defined(__x86_64__)
-namespace {
+namespace avx512 {
 
 using namespace x86;
 
@@ -474,40 +473,29 @@ template <int kT> struct Q2K { static constexpr auto run = dot_q2_K_n<kT>; };
 template <int kT> struct Q3K { static constexpr auto run = dot_q3_K_n<kT>; };
 template <int kT> struct IQ4XS { static constexpr auto run = dot_iq4_xs_n<kT>; };
 
-const VecDotVariant kKernels[] = {
-    {TensorType::Q4_0, "avx512_vnni", dot_one<dot_symmetric_n<block_q4_0, levels_q4_0, 1>>,
-     dot_rows<Symmetric<block_q4_0, levels_q4_0>::K>, kTokensMax},
-    {TensorType::Q5_0, "avx512_vnni", dot_one<dot_symmetric_n<block_q5_0, levels_q5_0, 1>>,
-     dot_rows<Symmetric<block_q5_0, levels_q5_0>::K>, kTokensMax},
-    {TensorType::Q8_0, "avx512_vnni", dot_one<dot_symmetric_n<block_q8_0, levels_q8_0, 1>>,
-     dot_rows<Symmetric<block_q8_0, levels_q8_0>::K>, kTokensMax},
-    {TensorType::IQ4_NL, "avx512_vnni", dot_one<dot_symmetric_n<block_iq4_nl, levels_iq4_nl, 1>>,
-     dot_rows<Symmetric<block_iq4_nl, levels_iq4_nl>::K>, kTokensMax},
-    {TensorType::Q4_K, "avx512_vnni", dot_one<dot_q45_K_n<false, 1>>, dot_rows<Q4K>, kTokensMax},
-    {TensorType::Q5_K, "avx512_vnni", dot_one<dot_q45_K_n<true, 1>>, dot_rows<Q5K>, kTokensMax},
-    {TensorType::Q6_K, "avx512_vnni", dot_one<dot_q6_K_n<1>>, dot_rows<Q6K>, kTokensMax},
-    {TensorType::Q2_K, "avx512_vnni", dot_one<dot_q2_K_n<1>>, dot_rows<Q2K>, kTokensMax},
-    {TensorType::Q3_K, "avx512_vnni", dot_one<dot_q3_K_n<1>>, dot_rows<Q3K>, kTokensMax},
-    {TensorType::IQ4_XS, "avx512_vnni", dot_one<dot_iq4_xs_n<1>>, dot_rows<IQ4XS>, kTokensMax},
-};
+// The variants of the quantized types (vec_dot_kernels.h); kF16 and kBF16 are above.
+const VecDotVariant kQ4_0 = {TensorType::Q4_0, "avx512_vnni", dot_one<dot_symmetric_n<block_q4_0, levels_q4_0, 1>>,
+                             dot_rows<Symmetric<block_q4_0, levels_q4_0>::K>, kTokensMax};
+const VecDotVariant kQ5_0 = {TensorType::Q5_0, "avx512_vnni", dot_one<dot_symmetric_n<block_q5_0, levels_q5_0, 1>>,
+                             dot_rows<Symmetric<block_q5_0, levels_q5_0>::K>, kTokensMax};
+const VecDotVariant kQ8_0 = {TensorType::Q8_0, "avx512_vnni", dot_one<dot_symmetric_n<block_q8_0, levels_q8_0, 1>>,
+                             dot_rows<Symmetric<block_q8_0, levels_q8_0>::K>, kTokensMax};
+const VecDotVariant kIQ4_NL = {TensorType::IQ4_NL, "avx512_vnni",
+                               dot_one<dot_symmetric_n<block_iq4_nl, levels_iq4_nl, 1>>,
+                               dot_rows<Symmetric<block_iq4_nl, levels_iq4_nl>::K>, kTokensMax};
+const VecDotVariant kQ4_K = {TensorType::Q4_K, "avx512_vnni", dot_one<dot_q45_K_n<false, 1>>, dot_rows<Q4K>,
+                             kTokensMax};
+const VecDotVariant kQ5_K = {TensorType::Q5_K, "avx512_vnni", dot_one<dot_q45_K_n<true, 1>>, dot_rows<Q5K>,
+                             kTokensMax};
+const VecDotVariant kQ6_K = {TensorType::Q6_K, "avx512_vnni", dot_one<dot_q6_K_n<1>>, dot_rows<Q6K>, kTokensMax};
+const VecDotVariant kQ2_K = {TensorType::Q2_K, "avx512_vnni", dot_one<dot_q2_K_n<1>>, dot_rows<Q2K>, kTokensMax};
+const VecDotVariant kQ3_K = {TensorType::Q3_K, "avx512_vnni", dot_one<dot_q3_K_n<1>>, dot_rows<Q3K>, kTokensMax};
+const VecDotVariant kIQ4_XS = {TensorType::IQ4_XS, "avx512_vnni", dot_one<dot_iq4_xs_n<1>>, dot_rows<IQ4XS>,
+                               kTokensMax};
 static_assert(kTokensMax <= kMaxDotTokens);
 
+}  // namespace avx512
 
-}  // namespace
-
-const VecDotVariant* vec_dot_avx512(TensorType type) {
-  if (type == TensorType::F16) return cpu().avx512 ? &kF16 : nullptr;
-  if (type == TensorType::BF16) return cpu().avx512_bf16 ? &kBF16 : nullptr;
-  if (!cpu().avx512_vnni) return nullptr;
-  for (const auto& k : kKernels)
-    if (k.type == type) return &k;
-  return nullptr;
-}
-
-#else
-
-const VecDotVariant* vec_dot_avx512(TensorType) { return nullptr; }
-
-#endif
+#endif  // __x86_64__
 
 }  // namespace qkv::ops

@@ -2,15 +2,14 @@
 // of each kernel, with the arithmetic of ggml's ggml_vec_dot_<w>_<a>_generic
 // (quants.c): an exact integer sum per block or sub-block, times the scales
 // in float. The SIMD kernels (vec_dot_avx2.cpp, vec_dot_avx512.cpp) must equal these up to the
-// order of float additions. The dispatch is at the end of the file.
+// order of float additions. quant/traits.cpp says which type uses which.
 //
 // The block layouts, and what each level means, are in quant/blocks.h.
 #include <cstring>
 #include <type_traits>
 
-#include "qkv/error.h"
 #include "quant/blocks.h"
-#include "runtime/vec_dot.h"
+#include "runtime/vec_dot_kernels.h"
 
 namespace qkv::ops {
 namespace {
@@ -244,61 +243,25 @@ float f32_at(const uint8_t* p) {
   return f;
 }
 
-struct Reference {
-  TensorType type;
-  VecDotFn fn;
-};
-
-const Reference kReferences[] = {
-    {TensorType::F32, dot_float<f32_at, 4>},
-    {TensorType::F16, dot_float<load_half, 2>},
-    {TensorType::BF16, dot_float<bf16_at, 2>},
-    {TensorType::Q4_0, dot_symmetric<block_q4_0, levels_q4_0>},
-    {TensorType::Q4_1, dot_with_min<block_q4_1, levels_q4_1>},
-    {TensorType::Q5_0, dot_symmetric<block_q5_0, levels_q5_0>},
-    {TensorType::Q5_1, dot_with_min<block_q5_1, levels_q5_1>},
-    {TensorType::Q8_0, dot_symmetric<block_q8_0, levels_q8_0>},
-    {TensorType::IQ4_NL, dot_symmetric<block_iq4_nl, levels_iq4_nl>},
-    {TensorType::Q2_K, dot_q2_K},
-    {TensorType::Q3_K, dot_q3_K},
-    {TensorType::Q4_K, dot_q45_K<block_q4_K>},
-    {TensorType::Q5_K, dot_q45_K<block_q5_K>},
-    {TensorType::Q6_K, dot_q6_K},
-    {TensorType::IQ4_XS, dot_iq4_xs},
-};
-
 }  // namespace
 
-VecDotFn vec_dot_reference(TensorType type) {
-  for (const auto& r : kReferences)
-    if (r.type == type) return r.fn;
-  return nullptr;
-}
+namespace ref {
 
-std::vector<VecDotVariant> vec_dot_variants(TensorType type) {
-  std::vector<VecDotVariant> v;
-  for (const VecDotVariant* f : {vec_dot_avx2(type), vec_dot_avx512(type)})
-    if (f) v.push_back(*f);
-  return v;
-}
+float f32(const void* w, const void* a, int64_t n) { return dot_float<f32_at, 4>(w, a, n); }
+float f16(const void* w, const void* a, int64_t n) { return dot_float<load_half, 2>(w, a, n); }
+float bf16(const void* w, const void* a, int64_t n) { return dot_float<bf16_at, 2>(w, a, n); }
+float q4_0(const void* w, const void* a, int64_t n) { return dot_symmetric<block_q4_0, levels_q4_0>(w, a, n); }
+float q4_1(const void* w, const void* a, int64_t n) { return dot_with_min<block_q4_1, levels_q4_1>(w, a, n); }
+float q5_0(const void* w, const void* a, int64_t n) { return dot_symmetric<block_q5_0, levels_q5_0>(w, a, n); }
+float q5_1(const void* w, const void* a, int64_t n) { return dot_with_min<block_q5_1, levels_q5_1>(w, a, n); }
+float q8_0(const void* w, const void* a, int64_t n) { return dot_symmetric<block_q8_0, levels_q8_0>(w, a, n); }
+float iq4_nl(const void* w, const void* a, int64_t n) { return dot_symmetric<block_iq4_nl, levels_iq4_nl>(w, a, n); }
+float q2_K(const void* w, const void* a, int64_t n) { return dot_q2_K(w, a, n); }
+float q3_K(const void* w, const void* a, int64_t n) { return dot_q3_K(w, a, n); }
+float q4_K(const void* w, const void* a, int64_t n) { return dot_q45_K<block_q4_K>(w, a, n); }
+float q5_K(const void* w, const void* a, int64_t n) { return dot_q45_K<block_q5_K>(w, a, n); }
+float q6_K(const void* w, const void* a, int64_t n) { return dot_q6_K(w, a, n); }
+float iq4_xs(const void* w, const void* a, int64_t n) { return dot_iq4_xs(w, a, n); }
 
-const VecDotVariant* vec_dot_best(TensorType type) {
-  if (const VecDotVariant* f = vec_dot_avx512(type)) return f;
-  return vec_dot_avx2(type);
-}
-
-VecDotFn vec_dot_kernel(TensorType type) {
-  if (const VecDotVariant* f = vec_dot_best(type)) return f->one;
-  return vec_dot_reference(type);
-}
-
-float vec_dot(TensorType type, const void* w, const void* a, int64_t n) {
-  const VecDotFn f = vec_dot_kernel(type);
-  if (!f) throw Error(ErrorKind::Unsupported, "vec_dot: no kernel for " + std::string(type_name(type)));
-  if (n % type_info(type).block_elems != 0)
-    throw Error(ErrorKind::Format, "vec_dot: " + std::to_string(n) + " elements are not whole " +
-                                       std::string(type_name(type)) + " blocks");
-  return f(w, a, n);
-}
-
+}  // namespace ref
 }  // namespace qkv::ops
