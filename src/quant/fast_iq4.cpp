@@ -11,9 +11,11 @@
 // counting the midpoints (v[k] + v[k+1]) / 2 that are not greater than x, with
 // NaN counted past every midpoint -- which four vector compares can do.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 
+#include "quant/blocks.h"
 #include "quant/fast.h"
 #include "quant/ref.h"
 #include "quant/ref_common.h"
@@ -25,12 +27,17 @@ namespace {
 #if defined(__x86_64__)
 using namespace simd;
 
-constexpr int kBlock = 32;
-constexpr int kSuper = 256;
-constexpr int kIq4NlBytes = 18;
-constexpr int kIq4XsBytes = 136;
+constexpr int kBlock = QK;
+constexpr int kSuper = QK_K;
+constexpr int kIq4NlBytes = sizeof(block_iq4_nl);
+constexpr int kIq4XsBytes = sizeof(block_iq4_xs);
 
-constexpr float kValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+// kIq4nlValues as floats.
+constexpr auto kValues = [] {
+  std::array<float, 16> v{};
+  for (int k = 0; k < 16; ++k) v[k] = kIq4nlValues[k];
+  return v;
+}();
 constexpr float mid(int k) { return (kValues[k] + kValues[k + 1]) / 2; }  // exact: halves of small integers
 
 // The level tables as registers.
@@ -117,8 +124,8 @@ QKV_AVX2 void quantize_iq4_nl_group(const float* x, const float* imatrix, uint8_
   sigma2 = sigma2 * splat(2.f / static_cast<float>(kBlock));
   block_weights(xv, imatrix ? im : nullptr, sigma2, w);
   const Vf d = best_block_scale(xv, w, t);
-  store_lanes_half(d, b, kIq4NlBytes);
-  store_levels(xv, d, t, b + 2, kIq4NlBytes);
+  store_lanes_half(d, b + offsetof(block_iq4_nl, d), kIq4NlBytes);
+  store_levels(xv, d, t, b + offsetof(block_iq4_nl, qs), kIq4NlBytes);
 }
 
 QKV_AVX2 void quantize_iq4_nl_avx2(const float* x, uint8_t* b, int64_t n, const float* imatrix) {
@@ -126,7 +133,8 @@ QKV_AVX2 void quantize_iq4_nl_avx2(const float* x, uint8_t* b, int64_t n, const 
 }
 
 // Two IQ4_XS super-blocks: their 8 + 8 blocks are the 16 lanes.
-QKV_AVX2 void quantize_iq4_xs_pair(const float* x, const float* imatrix, uint8_t* out) {
+QKV_AVX2 void quantize_iq4_xs_pair(const float* x, const float* imatrix, uint8_t* bytes) {
+  auto* out = reinterpret_cast<block_iq4_xs*>(bytes);
   constexpr int kSub = kSuper / kBlock;
   static_assert(2 * kSub == kLanes);
   const Levels t = make_levels();
@@ -144,7 +152,7 @@ QKV_AVX2 void quantize_iq4_xs_pair(const float* x, const float* imatrix, uint8_t
   // Per super-block, the 6-bit block scales against its d, in scalar code as in the reference.
   for (int s = 0; s < 2; ++s) {
     const float* sc = scales + kSub * s;
-    uint8_t* o = out + kIq4XsBytes * s;
+    block_iq4_xs& o = out[s];
     float max_scale = 0, amax_scale = 0;
     for (int ib = 0; ib < kSub; ++ib)
       if (std::fabs(sc[ib]) > amax_scale) {
@@ -153,9 +161,9 @@ QKV_AVX2 void quantize_iq4_xs_pair(const float* x, const float* imatrix, uint8_t
       }
     const float d = -max_scale / 32;
     const float id = d ? 1 / d : 0.f;
-    detail::store_half(o, d);
+    detail::store_half(o.d, d);
     uint16_t scales_h = 0;
-    uint8_t* scales_l = o + 4;
+    uint8_t* scales_l = o.scales_l;
     std::memset(scales_l, 0, kSub / 2);
     for (int ib = 0; ib < kSub; ++ib) {
       const int l = std::max(-32, std::min(31, detail::nearest_int(id * sc[ib])));
@@ -164,13 +172,12 @@ QKV_AVX2 void quantize_iq4_xs_pair(const float* x, const float* imatrix, uint8_t
       scales_l[ib / 2] |= static_cast<uint8_t>((ls & 0xf) << 4 * (ib % 2));
       scales_h |= static_cast<uint16_t>((ls >> 4) << 2 * ib);
     }
-    detail::store_u16(o + 2, scales_h);
+    detail::store_u16(o.scales_h, scales_h);
   }
   // Lane k's nibbles go to block k % 8 of super-block k / 8.
   alignas(16) uint8_t qs[kLanes][kBlock / 2];
   store_levels(xv, load(block_d), t, qs[0], kBlock / 2);
-  for (int k = 0; k < kLanes; ++k)
-    std::memcpy(out + kIq4XsBytes * (k / kSub) + 8 + (k % kSub) * kBlock / 2, qs[k], kBlock / 2);
+  for (int k = 0; k < kLanes; ++k) std::memcpy(out[k / kSub].qs + (k % kSub) * kBlock / 2, qs[k], kBlock / 2);
 }
 
 QKV_AVX2 void quantize_iq4_xs_avx2(const float* x, uint8_t* b, int64_t n, const float* imatrix) {
@@ -188,21 +195,17 @@ QKV_AVX2_INLINE void dequantize_levels(const uint8_t* qs, Vf d, const Levels& t,
   store(y + 16, d * lookup16(t.values_lo, t.values_hi, hi));
 }
 
-QKV_AVX2 void dequantize_iq4_nl_avx2(const uint8_t* b, float* y, int64_t n) {
+QKV_AVX2 void dequantize_iq4_nl_avx2(const block_iq4_nl* b, float* y, int64_t n) {
   const Levels t = make_levels();
-  for (int64_t i = 0; i < n / kBlock; ++i, b += kIq4NlBytes, y += kBlock)
-    dequantize_levels(b + 2, splat(load_half(b)), t, y);
+  for (int64_t i = 0; i < n / kBlock; ++i, ++b, y += kBlock) dequantize_levels(b->qs, splat(load_half(b->d)), t, y);
 }
 
-QKV_AVX2 void dequantize_iq4_xs_avx2(const uint8_t* b, float* y, int64_t n) {
+QKV_AVX2 void dequantize_iq4_xs_avx2(const block_iq4_xs* b, float* y, int64_t n) {
   const Levels t = make_levels();
-  for (int64_t i = 0; i < n / kSuper; ++i, b += kIq4XsBytes) {
-    const float d = load_half(b);
-    const uint16_t scales_h = detail::load_u16(b + 2);
-    for (int ib = 0; ib < kSuper / kBlock; ++ib, y += kBlock) {
-      const int ls = ((b[4 + ib / 2] >> 4 * (ib % 2)) & 0xf) | ((scales_h >> 2 * ib) & 3) << 4;
-      dequantize_levels(b + 8 + ib * kBlock / 2, splat(d * (ls - 32)), t, y);
-    }
+  for (int64_t i = 0; i < n / kSuper; ++i, ++b) {
+    const float d = load_half(b->d);
+    for (int ib = 0; ib < kSuper / kBlock; ++ib, y += kBlock)
+      dequantize_levels(b->qs + ib * kBlock / 2, splat(d * (iq4_xs_scale(*b, ib) - 32)), t, y);
   }
 }
 
@@ -219,11 +222,11 @@ void quantize_row_iq4_xs_fast(const float* x, void* dst, int64_t n, const float*
   quantize_row_iq4_xs_ref(x, dst, n, imatrix);
 }
 void dequantize_row_iq4_nl_fast(const void* src, float* y, int64_t n) {
-  QKV_TRY_AVX2(dequantize_iq4_nl_avx2(static_cast<const uint8_t*>(src), y, n));
+  QKV_TRY_AVX2(dequantize_iq4_nl_avx2(static_cast<const block_iq4_nl*>(src), y, n));
   dequantize_row_iq4_nl_ref(src, y, n);
 }
 void dequantize_row_iq4_xs_fast(const void* src, float* y, int64_t n) {
-  QKV_TRY_AVX2(dequantize_iq4_xs_avx2(static_cast<const uint8_t*>(src), y, n));
+  QKV_TRY_AVX2(dequantize_iq4_xs_avx2(static_cast<const block_iq4_xs*>(src), y, n));
   dequantize_row_iq4_xs_ref(src, y, n);
 }
 

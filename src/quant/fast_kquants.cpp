@@ -5,16 +5,19 @@
 // running sums depend on their order. They run one sub-block per lane
 // (quant/simd.h): the 16 sub-blocks of 16 of one super-block, or the 8
 // sub-blocks of 32 of each of two (Q4_K, Q5_K). What follows per super-block
-// -- rounding the sub-scales against one fp16 scale, make_qp_quants over
-// them -- is a copy of the reference's scalar code, small next to the
-// searches; the requantization against the stored scales is lane-wise again,
-// and the packing works on bytes.
+// is scalar and small next to the searches: rounding the sub-scales against
+// one fp16 scale (a copy of the reference's code), make_qp_quants over them
+// and the packing of the sub-scales (shared with it: quant/ref_common.h,
+// quant/blocks.h). The requantization against the stored scales is lane-wise
+// again, and the packing of the levels works on bytes.
 //
 // Dequantization is vectorised within each sub-block.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
+#include "quant/blocks.h"
 #include "quant/fast.h"
 #include "quant/ref.h"
 #include "quant/ref_common.h"
@@ -25,141 +28,12 @@ namespace {
 
 #if defined(__x86_64__)
 using namespace simd;
+using detail::kGroupMaxEps;
+using detail::make_qp_quants;
 using detail::nearest_int;
 using detail::store_half;
-
-constexpr int QK_K = 256;
-constexpr float kGroupMaxEps = 1e-15f;
-
-// Byte offsets of the fields of ggml's block_q*_K.
-namespace q2k {
-constexpr int scales = 0, qs = 16, d = 80, dmin = 82, bytes = 84;
-}
-namespace q3k {
-constexpr int hmask = 0, qs = 32, scales = 96, d = 108, bytes = 110;
-}
-namespace q4k {
-constexpr int d = 0, dmin = 2, scales = 4, qs = 16, bytes = 144;
-}
-namespace q5k {  // d and dmin as in Q4_K
-constexpr int scales = 4, qh = 16, qs = 48, bytes = 176;
-}
-namespace q6k {
-constexpr int ql = 0, qh = 128, scales = 192, d = 208, bytes = 210;
-}
-
-// ---- scalar pieces, copied from kquants_ref.cpp --------------------------------
-
-float sum_squares(const float* x, int n) {
-  float s = 0;
-  for (int i = 0; i < n; ++i) s += x[i] * x[i];
-  return s;
-}
-
-// kquants_ref.cpp's make_qp_quants (over the 8 or 16 sub-scales of a super-block).
-float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* w) {
-  float max = 0;
-  for (int i = 0; i < n; ++i) max = max > x[i] ? max : x[i];
-  if (max < kGroupMaxEps) {
-    std::fill(L, L + n, uint8_t{0});
-    return 0.f;
-  }
-  float iscale = nmax / max;
-  for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(nearest_int(iscale * x[i]));
-  const float scale = 1 / iscale;
-  float best_mse = 0;
-  for (int i = 0; i < n; ++i) {
-    const float diff = x[i] - scale * L[i];
-    best_mse += w[i] * diff * diff;
-  }
-  for (int is = -4; is <= 4; ++is) {
-    if (is == 0) continue;
-    const float iscale_is = (0.1f * is + nmax) / max;
-    const float scale_is = 1 / iscale_is;
-    float mse = 0;
-    for (int i = 0; i < n; ++i) {
-      const int l = std::min(nmax, nearest_int(iscale_is * x[i]));
-      const float diff = x[i] - scale_is * l;
-      mse += w[i] * diff * diff;
-    }
-    if (mse < best_mse) {
-      best_mse = mse;
-      iscale = iscale_is;
-    }
-  }
-  float sumlx = 0, suml2 = 0;
-  for (int i = 0; i < n; ++i) {
-    const int l = std::min(nmax, nearest_int(iscale * x[i]));
-    L[i] = static_cast<uint8_t>(l);
-    sumlx += w[i] * x[i] * l;
-    suml2 += w[i] * l * l;
-  }
-  for (int pass = 0; pass < 5; ++pass) {
-    int changed = 0;
-    for (int i = 0; i < n; ++i) {
-      float slx = sumlx - w[i] * x[i] * L[i];
-      float sl2 = suml2 - w[i] * L[i] * L[i];
-      if (!(slx > 0 && sl2 > 0)) continue;
-      const int new_l = std::min(nmax, nearest_int(x[i] * sl2 / slx));
-      if (new_l == L[i]) continue;
-      slx += w[i] * x[i] * new_l;
-      sl2 += w[i] * new_l * new_l;
-      if (slx * slx * suml2 > sumlx * sumlx * sl2) {
-        L[i] = static_cast<uint8_t>(new_l);
-        sumlx = slx;
-        suml2 = sl2;
-        ++changed;
-      }
-    }
-    if (!changed) break;
-  }
-  return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
-}
-
-// Q3_K's 16 six-bit sub-scales in 12 bytes.
-void pack_q3K_scales(const int8_t* ls, uint8_t* scales) {
-  std::memset(scales, 0, 12);
-  for (int j = 0; j < QK_K / 16; ++j) {
-    const int l = ls[j];
-    if (j < 8)
-      scales[j] = static_cast<uint8_t>(l & 0xF);
-    else
-      scales[j - 8] |= static_cast<uint8_t>((l & 0xF) << 4);
-    scales[8 + j % 4] |= static_cast<uint8_t>((l >> 4) << (2 * (j / 4)));
-  }
-}
-int q3K_scale(const uint8_t* scales, int j) {
-  const int low = j < 8 ? scales[j] & 0xF : scales[j - 8] >> 4;
-  return (low | ((scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4) - 32;
-}
-
-// Q4_K / Q5_K's 8 six-bit scales and mins in 12 bytes.
-struct SubScales {
-  float d, dmin;
-  uint8_t ls[QK_K / 32], lm[QK_K / 32];
-};
-void pack_scale_min_k4(const SubScales& s, uint8_t* q) {
-  for (int j = 0; j < QK_K / 32; ++j) {
-    const uint8_t ls = s.ls[j], lm = s.lm[j];
-    if (j < 4) {
-      q[j] = ls;
-      q[j + 4] = lm;
-    } else {
-      q[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
-      q[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
-      q[j] |= static_cast<uint8_t>((lm >> 4) << 6);
-    }
-  }
-}
-void get_scale_min_k4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
-  if (j < 4) {
-    *sc = q[j] & 63;
-    *m = q[j + 4] & 63;
-  } else {
-    *sc = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-    *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-  }
-}
+using detail::SubScales;
+using detail::sum_squares;
 
 // ---- packing 256 levels (one byte each, element order) ------------------------------
 
@@ -276,6 +150,7 @@ QKV_AVX2_INLINE Vf make_q3_quants(const Vf* x, Vi* L) {
 
 // One super-block: its 16 sub-blocks are the 16 lanes.
 QKV_AVX2 void quantize_q2K_block(const float* x, const float* qw, uint8_t* y) {
+  auto& blk = *reinterpret_cast<block_q2_K*>(y);
   Vf xv[16], w[16], min;
   Vi L[16];
   alignas(32) float scales[16], mins[16], sw[16];
@@ -290,11 +165,11 @@ QKV_AVX2 void quantize_q2K_block(const float* x, const float* qw, uint8_t* y) {
     store(scales, make_qkx_quants(16, 3, xv, w, L, &min, {-0.5f, 0.1f, 15, true}));
   }
   store(mins, min);
-  uint8_t* sc = y + q2k::scales;
+  uint8_t* sc = blk.scales;
   if (qw) {
     uint8_t Ls[16], Lm[16];
-    store_half(y + q2k::d, make_qp_quants(16, 15, scales, Ls, sw));
-    store_half(y + q2k::dmin, make_qp_quants(16, 15, mins, Lm, sw));
+    store_half(blk.d, make_qp_quants(16, 15, scales, Ls, sw));
+    store_half(blk.dmin, make_qp_quants(16, 15, mins, Lm, sw));
     for (int j = 0; j < 16; ++j) sc[j] = static_cast<uint8_t>(Ls[j] | (Lm[j] << 4));
   } else {
     constexpr float kMaxSub = 15.f;
@@ -308,15 +183,15 @@ QKV_AVX2 void quantize_q2K_block(const float* x, const float* qw, uint8_t* y) {
       const float iscale = kMaxSub / max_scale;
       for (int j = 0; j < 16; ++j) sc[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
     }
-    store_half(y + q2k::d, max_scale > 0 ? max_scale / kMaxSub : 0.f);
+    store_half(blk.d, max_scale > 0 ? max_scale / kMaxSub : 0.f);
     if (max_min > 0) {
       const float iscale = kMaxSub / max_min;
       for (int j = 0; j < 16; ++j) sc[j] |= static_cast<uint8_t>(nearest_int(iscale * mins[j]) << 4);
     }
-    store_half(y + q2k::dmin, max_min > 0 ? max_min / kMaxSub : 0.f);
+    store_half(blk.dmin, max_min > 0 ? max_min / kMaxSub : 0.f);
   }
   // Requantize against the stored scales.
-  const float d = load_half(y + q2k::d), dmin = load_half(y + q2k::dmin);
+  const float d = load_half(blk.d), dmin = load_half(blk.dmin);
   alignas(32) float dl[16], ml[16];
   for (int j = 0; j < 16; ++j) {
     dl[j] = d * (sc[j] & 0xF);
@@ -325,13 +200,14 @@ QKV_AVX2 void quantize_q2K_block(const float* x, const float* qw, uint8_t* y) {
   requantize_asymmetric(xv, 16, load(dl), load(ml), 3, L);
   uint8_t levels[QK_K];
   store_lanes_u8(L, 16, levels, 16);
-  pack_2bit(levels, y + q2k::qs);
+  pack_2bit(levels, blk.qs);
 }
 
 // ---- Q3_K -------------------------------------------------------------------------
 
 // One super-block: its 16 sub-blocks are the 16 lanes.
 QKV_AVX2 void quantize_q3K_block(const float* x, const float* qw, uint8_t* y) {
+  auto& blk = *reinterpret_cast<block_q3_K*>(y);
   Vf xv[16];
   Vi L[16];
   alignas(32) float scales[16];
@@ -362,19 +238,21 @@ QKV_AVX2 void quantize_q3K_block(const float* x, const float* qw, uint8_t* y) {
       d = 1 / iscale;
     }
   }
-  pack_q3K_scales(ls, y + q3k::scales);
-  store_half(y + q3k::d, d);
+  pack_scales_q3_K(ls, blk.scales);
+  store_half(blk.d, d);
   // Requantize against the stored scales, then split each level in [0, 8)
   // into its third bit (hmask) and two low bits.
-  const float d_all = load_half(y + q3k::d);
+  const float d_all = load_half(blk.d);
+  int8_t stored[16];
+  unpack_scales_q3_K(blk.scales, stored);
   alignas(32) float dl[16];
-  for (int j = 0; j < 16; ++j) dl[j] = d_all * q3K_scale(y + q3k::scales, j);
+  for (int j = 0; j < 16; ++j) dl[j] = d_all * stored[j];
   requantize_symmetric(xv, 16, load(dl), 4, L);
   uint8_t levels[QK_K];
   store_lanes_u8(L, 16, levels, 16);
-  high_bits(levels, 3, y + q3k::hmask);
+  high_bits(levels, 3, blk.hmask);
   for (int k = 0; k < QK_K; k += 32) store32(levels + k, _mm256_and_si256(load32(levels + k), _mm256_set1_epi8(3)));
-  pack_2bit(levels, y + q3k::qs);
+  pack_2bit(levels, blk.qs);
 }
 
 // ---- Q4_K and Q5_K ----------------------------------------------------------------
@@ -382,8 +260,8 @@ QKV_AVX2 void quantize_q3K_block(const float* x, const float* qw, uint8_t* y) {
 // Two super-blocks: their 8 + 8 sub-blocks are the 16 lanes.
 template <bool kQ5>
 QKV_AVX2 void quantize_k4_pair(const float* x, const float* qw, uint8_t* y) {
-  constexpr int nmax = kQ5 ? 31 : 15, bytes = kQ5 ? q5k::bytes : q4k::bytes;
-  constexpr int off_scales = kQ5 ? q5k::scales : q4k::scales;
+  using Block = std::conditional_t<kQ5, block_q5_K, block_q4_K>;
+  constexpr int nmax = kQ5 ? 31 : 15;
   Vf xv[32], w[32], min;
   Vi L[32];
   load_blocks(x, 32, 32, xv);
@@ -434,25 +312,25 @@ QKV_AVX2 void quantize_k4_pair(const float* x, const float* qw, uint8_t* y) {
   // kquants_ref.cpp's store_k4_scales: store, then requantize against what was stored.
   alignas(32) float dl[16], ml[16];
   for (int b = 0; b < 2; ++b) {
-    uint8_t* yb = y + bytes * b;
-    pack_scale_min_k4(s[b], yb + off_scales);
-    store_half(yb + q4k::d, s[b].d);
-    store_half(yb + q4k::dmin, s[b].dmin);
-    const float d_all = load_half(yb + q4k::d), dmin_all = load_half(yb + q4k::dmin);
+    Block& yb = reinterpret_cast<Block*>(y)[b];
+    pack_scales_mins_k4(s[b].ls, s[b].lm, yb.scales);
+    store_half(yb.d, s[b].d);
+    store_half(yb.dmin, s[b].dmin);
+    const float d_all = load_half(yb.d), dmin_all = load_half(yb.dmin);
+    uint8_t sc[8], m[8];
+    unpack_scales_mins_k4(yb.scales, sc, m);
     for (int j = 0; j < 8; ++j) {
-      uint8_t sc, m;
-      get_scale_min_k4(j, yb + off_scales, &sc, &m);
-      dl[8 * b + j] = d_all * sc;
-      ml[8 * b + j] = dmin_all * m;
+      dl[8 * b + j] = d_all * sc[j];
+      ml[8 * b + j] = dmin_all * m[j];
     }
   }
   requantize_asymmetric(xv, 32, load(dl), load(ml), nmax, L);
   uint8_t levels[2 * QK_K];
   store_lanes_u8(L, 32, levels, 32);
   for (int b = 0; b < 2; ++b) {
-    uint8_t* yb = y + bytes * b;
-    if constexpr (kQ5) high_bits(levels + QK_K * b, 15, yb + q5k::qh);  // bit e/32 of qh[e % 32]: element e's fifth
-    pack_4bit(levels + QK_K * b, yb + (kQ5 ? q5k::qs : q4k::qs));
+    Block& yb = reinterpret_cast<Block*>(y)[b];
+    if constexpr (kQ5) high_bits(levels + QK_K * b, 15, yb.qh);  // bit e/32 of qh[e % 32]: element e's fifth
+    pack_4bit(levels + QK_K * b, yb.qs);
   }
 }
 
@@ -460,6 +338,7 @@ QKV_AVX2 void quantize_k4_pair(const float* x, const float* qw, uint8_t* y) {
 
 // One super-block: its 16 sub-blocks are the 16 lanes.
 QKV_AVX2 void quantize_q6K_block(const float* x, const float* qw, uint8_t* y) {
+  auto& blk = *reinterpret_cast<block_q6_K*>(y);
   Vf xv[16], w[16];  // w: the imatrix as it is, or x^2
   Vi L[16];
   load_blocks(x, 16, 16, xv);
@@ -476,14 +355,14 @@ QKV_AVX2 void quantize_q6K_block(const float* x, const float* qw, uint8_t* y) {
       max_scale = scales[j];
     }
   if (max_abs_scale < kGroupMaxEps) {  // an all-zero block: every byte 0
-    std::memset(y, 0, q6k::bytes);
+    std::memset(&blk, 0, sizeof blk);
     return;
   }
   const float iscale = -128.f / max_scale;
-  store_half(y + q6k::d, 1 / iscale);
-  auto* sc = reinterpret_cast<int8_t*>(y + q6k::scales);
+  store_half(blk.d, 1 / iscale);
+  int8_t* sc = blk.scales;
   for (int j = 0; j < 16; ++j) sc[j] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[j])));
-  const float d_all = load_half(y + q6k::d);
+  const float d_all = load_half(blk.d);
   alignas(32) float dl[16];
   for (int j = 0; j < 16; ++j) dl[j] = d_all * sc[j];
   requantize_symmetric(xv, 16, load(dl), 32, L);
@@ -498,10 +377,10 @@ QKV_AVX2 void quantize_q6K_block(const float* x, const float* qw, uint8_t* y) {
     for (int k = 0; k < 4; ++k) v[k] = load32(Lh + 32 * k);
     auto low = [&](int k) QKV_AVX2_LAMBDA { return _mm256_and_si256(v[k], nibble); };
     auto top = [&](int k) QKV_AVX2_LAMBDA { return shr_bytes(v[k], 4, 3); };
-    store32(y + q6k::ql + 64 * h, _mm256_or_si256(low(0), shl_bytes(low(2), 4)));
-    store32(y + q6k::ql + 64 * h + 32, _mm256_or_si256(low(1), shl_bytes(low(3), 4)));
-    store32(y + q6k::qh + 32 * h, _mm256_or_si256(_mm256_or_si256(top(0), shl_bytes(top(1), 2)),
-                                                  _mm256_or_si256(shl_bytes(top(2), 4), shl_bytes(top(3), 6))));
+    store32(blk.ql + 64 * h, _mm256_or_si256(low(0), shl_bytes(low(2), 4)));
+    store32(blk.ql + 64 * h + 32, _mm256_or_si256(low(1), shl_bytes(low(3), 4)));
+    store32(blk.qh + 32 * h, _mm256_or_si256(_mm256_or_si256(top(0), shl_bytes(top(1), 2)),
+                                             _mm256_or_si256(shl_bytes(top(2), 4), shl_bytes(top(3), 6))));
   }
 }
 
@@ -528,58 +407,58 @@ QKV_AVX2_INLINE Vi load_bits16(const uint8_t* p, int shift, int mask) {
   return widen_u8(_mm_and_si128(v, _mm_set1_epi8(static_cast<char>(mask))));
 }
 
-QKV_AVX2 void dequantize_q2K_avx2(const uint8_t* b, float* y, int64_t n) {
-  for (int64_t i = 0; i < n / QK_K; ++i, b += q2k::bytes) {
-    const float d = load_half(b + q2k::d), min = load_half(b + q2k::dmin);
+QKV_AVX2 void dequantize_q2K_avx2(const block_q2_K* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n / QK_K; ++i, ++b) {
+    const float d = load_half(b->d), min = load_half(b->dmin);
     for (int j = 0; j < 16; ++j, y += 16) {  // sub-block j: elements 16j.., half j/8, bit pair (j%8)/2
-      const uint8_t sc = b[q2k::scales + j];
-      const Vi q = load_bits16(b + q2k::qs + 32 * (j / 8) + 16 * (j % 2), 2 * (j % 8 / 2), 3);
+      const uint8_t sc = b->scales[j];
+      const Vi q = load_bits16(b->qs + 32 * (j / 8) + 16 * (j % 2), 2 * (j % 8 / 2), 3);
       store(y, splat(d * (sc & 0xF)) * to_float(q) - splat(min * (sc >> 4)));
     }
   }
 }
 
-QKV_AVX2 void dequantize_q3K_avx2(const uint8_t* b, float* y, int64_t n) {
-  for (int64_t i = 0; i < n / QK_K; ++i, b += q3k::bytes) {
-    const float d_all = load_half(b + q3k::d);
+QKV_AVX2 void dequantize_q3K_avx2(const block_q3_K* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n / QK_K; ++i, ++b) {
+    const float d_all = load_half(b->d);
+    int8_t scales[16];
+    unpack_scales_q3_K(b->scales, scales);
     for (int j = 0; j < 16; ++j, y += 16) {
-      const Vi q = load_bits16(b + q3k::qs + 32 * (j / 8) + 16 * (j % 2), 2 * (j % 8 / 2), 3);
-      const Vi high = load_bits16(b + q3k::hmask + 16 * (j % 2), j / 2, 1);
-      store(y, splat(d_all * q3K_scale(b + q3k::scales, j)) * to_float(q - (splat_i(4) - (high << 2))));
+      const Vi q = load_bits16(b->qs + 32 * (j / 8) + 16 * (j % 2), 2 * (j % 8 / 2), 3);
+      const Vi high = load_bits16(b->hmask + 16 * (j % 2), j / 2, 1);
+      store(y, splat(d_all * scales[j]) * to_float(q - (splat_i(4) - (high << 2))));
     }
   }
 }
 
-// Q4_K when kQ5 is false, Q5_K otherwise.
-template <bool kQ5>
-QKV_AVX2 void dequantize_k4_avx2(const uint8_t* b, float* y, int64_t n) {
-  constexpr int bytes = kQ5 ? q5k::bytes : q4k::bytes, off_scales = kQ5 ? q5k::scales : q4k::scales;
-  constexpr int off_qs = kQ5 ? q5k::qs : q4k::qs;
-  for (int64_t i = 0; i < n / QK_K; ++i, b += bytes) {
-    const float d = load_half(b + q4k::d), min = load_half(b + q4k::dmin);
+// Q4_K when Block is block_q4_K, Q5_K when it is block_q5_K.
+template <typename Block>
+QKV_AVX2 void dequantize_k4_avx2(const Block* b, float* y, int64_t n) {
+  constexpr bool kQ5 = std::is_same_v<Block, block_q5_K>;
+  for (int64_t i = 0; i < n / QK_K; ++i, ++b) {
+    const float d = load_half(b->d), min = load_half(b->dmin);
+    uint8_t sc[8], m[8];
+    unpack_scales_mins_k4(b->scales, sc, m);
     for (int j = 0; j < 8; ++j, y += 32) {  // sub-block j: the low (j even) or high nibbles of 32 bytes
-      uint8_t sc, m;
-      get_scale_min_k4(j, b + off_scales, &sc, &m);
-      const Vf dl = splat(d * sc), ml = splat(min * m);
+      const Vf dl = splat(d * sc[j]), ml = splat(min * m[j]);
       for (int k = 0; k < 2; ++k) {
-        Vi q = load_bits16(b + off_qs + 32 * (j / 2) + 16 * k, 4 * (j % 2), 0xF);
-        if (kQ5) q = q | load_bits16(b + q5k::qh + 16 * k, j, 1) << 4;
+        Vi q = load_bits16(b->qs + 32 * (j / 2) + 16 * k, 4 * (j % 2), 0xF);
+        if constexpr (kQ5) q = q | load_bits16(b->qh + 16 * k, j, 1) << 4;
         store(y + 16 * k, dl * to_float(q) - ml);
       }
     }
   }
 }
 
-QKV_AVX2 void dequantize_q6K_avx2(const uint8_t* b, float* y, int64_t n) {
-  for (int64_t i = 0; i < n / QK_K; ++i, b += q6k::bytes) {
-    const float d = load_half(b + q6k::d);
-    const auto* sc = reinterpret_cast<const int8_t*>(b + q6k::scales);
+QKV_AVX2 void dequantize_q6K_avx2(const block_q6_K* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n / QK_K; ++i, ++b) {
+    const float d = load_half(b->d);
     for (int j = 0; j < 16; ++j, y += 16) {
       // Sub-block j: half h, quarter k of it, elements l0..l0+15 of the quarter.
       const int h = j / 8, k = j % 8 / 2, l0 = 16 * (j % 2);
-      const Vi low = load_bits16(b + q6k::ql + 64 * h + 32 * (k & 1) + l0, 4 * (k >> 1), 0xF);
-      const Vi high = load_bits16(b + q6k::qh + 32 * h + l0, 2 * k, 3);
-      store(y, splat(d * sc[j]) * to_float((low | high << 4) - splat_i(32)));
+      const Vi low = load_bits16(b->ql + 64 * h + 32 * (k & 1) + l0, 4 * (k >> 1), 0xF);
+      const Vi high = load_bits16(b->qh + 32 * h + l0, 2 * k, 3);
+      store(y, splat(d * b->scales[j]) * to_float((low | high << 4) - splat_i(32)));
     }
   }
 }
@@ -589,44 +468,44 @@ QKV_AVX2 void dequantize_q6K_avx2(const uint8_t* b, float* y, int64_t n) {
 }  // namespace
 
 void quantize_row_q2_K_fast(const float* x, void* dst, int64_t n, const float* imatrix) {
-  QKV_TRY_AVX2((quantize_row_avx2<q2k::bytes, quantize_q2K_block>(x, dst, n, imatrix)));
+  QKV_TRY_AVX2((quantize_row_avx2<sizeof(block_q2_K), quantize_q2K_block>(x, dst, n, imatrix)));
   quantize_row_q2_K_ref(x, dst, n, imatrix);
 }
 void quantize_row_q3_K_fast(const float* x, void* dst, int64_t n, const float* imatrix) {
-  QKV_TRY_AVX2((quantize_row_avx2<q3k::bytes, quantize_q3K_block>(x, dst, n, imatrix)));
+  QKV_TRY_AVX2((quantize_row_avx2<sizeof(block_q3_K), quantize_q3K_block>(x, dst, n, imatrix)));
   quantize_row_q3_K_ref(x, dst, n, imatrix);
 }
 void quantize_row_q4_K_fast(const float* x, void* dst, int64_t n, const float* imatrix) {
-  QKV_TRY_AVX2((quantize_pairs_avx2<q4k::bytes, quantize_k4_pair<false>>(x, dst, n, imatrix)));
+  QKV_TRY_AVX2((quantize_pairs_avx2<sizeof(block_q4_K), quantize_k4_pair<false>>(x, dst, n, imatrix)));
   quantize_row_q4_K_ref(x, dst, n, imatrix);
 }
 void quantize_row_q5_K_fast(const float* x, void* dst, int64_t n, const float* imatrix) {
-  QKV_TRY_AVX2((quantize_pairs_avx2<q5k::bytes, quantize_k4_pair<true>>(x, dst, n, imatrix)));
+  QKV_TRY_AVX2((quantize_pairs_avx2<sizeof(block_q5_K), quantize_k4_pair<true>>(x, dst, n, imatrix)));
   quantize_row_q5_K_ref(x, dst, n, imatrix);
 }
 void quantize_row_q6_K_fast(const float* x, void* dst, int64_t n, const float* imatrix) {
-  QKV_TRY_AVX2((quantize_row_avx2<q6k::bytes, quantize_q6K_block>(x, dst, n, imatrix)));
+  QKV_TRY_AVX2((quantize_row_avx2<sizeof(block_q6_K), quantize_q6K_block>(x, dst, n, imatrix)));
   quantize_row_q6_K_ref(x, dst, n, imatrix);
 }
 
 void dequantize_row_q2_K_fast(const void* src, float* y, int64_t n) {
-  QKV_TRY_AVX2(dequantize_q2K_avx2(static_cast<const uint8_t*>(src), y, n));
+  QKV_TRY_AVX2(dequantize_q2K_avx2(static_cast<const block_q2_K*>(src), y, n));
   dequantize_row_q2_K_ref(src, y, n);
 }
 void dequantize_row_q3_K_fast(const void* src, float* y, int64_t n) {
-  QKV_TRY_AVX2(dequantize_q3K_avx2(static_cast<const uint8_t*>(src), y, n));
+  QKV_TRY_AVX2(dequantize_q3K_avx2(static_cast<const block_q3_K*>(src), y, n));
   dequantize_row_q3_K_ref(src, y, n);
 }
 void dequantize_row_q4_K_fast(const void* src, float* y, int64_t n) {
-  QKV_TRY_AVX2(dequantize_k4_avx2<false>(static_cast<const uint8_t*>(src), y, n));
+  QKV_TRY_AVX2(dequantize_k4_avx2(static_cast<const block_q4_K*>(src), y, n));
   dequantize_row_q4_K_ref(src, y, n);
 }
 void dequantize_row_q5_K_fast(const void* src, float* y, int64_t n) {
-  QKV_TRY_AVX2(dequantize_k4_avx2<true>(static_cast<const uint8_t*>(src), y, n));
+  QKV_TRY_AVX2(dequantize_k4_avx2(static_cast<const block_q5_K*>(src), y, n));
   dequantize_row_q5_K_ref(src, y, n);
 }
 void dequantize_row_q6_K_fast(const void* src, float* y, int64_t n) {
-  QKV_TRY_AVX2(dequantize_q6K_avx2(static_cast<const uint8_t*>(src), y, n));
+  QKV_TRY_AVX2(dequantize_q6K_avx2(static_cast<const block_q6_K*>(src), y, n));
   dequantize_row_q6_K_ref(src, y, n);
 }
 

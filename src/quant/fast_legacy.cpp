@@ -6,6 +6,7 @@
 // elements are 2 vectors. With an imatrix it runs a scale search whose running
 // sums depend on their order, so 16 blocks go at once, one per lane, each lane
 // doing the reference's scalar sequence (quant/simd.h).
+#include "quant/blocks.h"
 #include "quant/fast.h"
 #include "quant/ref.h"
 #include "quant/ref_common.h"
@@ -17,11 +18,8 @@ namespace {
 #if defined(__x86_64__)
 using namespace simd;
 
-constexpr int QK = 32;
-
-// Bytes of a block, and where its qs start (after d, m and qh).
-constexpr int block_bytes(int bits, bool has_min) { return 2 + (has_min ? 2 : 0) + (bits == 5 ? 4 : 0) + QK / 2; }
-constexpr int qs_offset(int bits, bool has_min) { return block_bytes(bits, has_min) - QK / 2; }
+// Every block starts with its d (quant/blocks.h); the kernels below take the
+// other fields' offsets from the struct.
 
 // legacy_ref.cpp's row_sigma2: the mean square of the row, summed in order.
 QKV_AVX2 float row_sigma2(const float* x, int64_t n) {
@@ -57,7 +55,8 @@ QKV_AVX2_INLINE void store_block_levels(const Vi* L, uint8_t* qs, uint8_t* qh) {
 // Q4_0 / Q5_0 (legacy_ref.cpp's quantize_symmetric_block).
 template <int kBits>
 QKV_AVX2 void quantize_symmetric_avx2(const float* x, uint8_t* b, int64_t nblocks) {
-  constexpr int half = 1 << (kBits - 1), bytes = block_bytes(kBits, false), qs = qs_offset(kBits, false);
+  using Block = legacy_block_t<kBits, false>;
+  constexpr int half = 1 << (kBits - 1), bytes = sizeof(Block), qs = offsetof(Block, qs);
   const Vf offset = splat(static_cast<float>(half) + 0.5f);
   for (int64_t i = 0; i < nblocks; ++i, x += QK, b += bytes) {
     Vf v[2];
@@ -75,14 +74,17 @@ QKV_AVX2 void quantize_symmetric_avx2(const float* x, uint8_t* b, int64_t nblock
     detail::store_half(b, d);
     Vi L[2];
     for (int k = 0; k < 2; ++k) L[k] = min(splat_i(2 * half - 1), trunc_to_int(scaled[k]));
-    store_block_levels(L, b + qs, kBits == 5 ? b + 2 : nullptr);
+    uint8_t* qh = nullptr;
+    if constexpr (kBits == 5) qh = b + offsetof(Block, qh);
+    store_block_levels(L, b + qs, qh);
   }
 }
 
 // Q4_1 / Q5_1 (legacy_ref.cpp's quantize_asymmetric_block).
 template <int kBits>
 QKV_AVX2 void quantize_asymmetric_avx2(const float* x, uint8_t* b, int64_t nblocks) {
-  constexpr int top = (1 << kBits) - 1, bytes = block_bytes(kBits, true), qs = qs_offset(kBits, true);
+  using Block = legacy_block_t<kBits, true>;
+  constexpr int top = (1 << kBits) - 1, bytes = sizeof(Block), qs = offsetof(Block, qs);
   for (int64_t i = 0; i < nblocks; ++i, x += QK, b += bytes) {
     Vf v[2];
     load_block(x, v);
@@ -99,15 +101,17 @@ QKV_AVX2 void quantize_asymmetric_avx2(const float* x, uint8_t* b, int64_t nbloc
       continue;
     }
     detail::store_half(b, d);
-    detail::store_half(b + 2, lo);
+    detail::store_half(b + offsetof(Block, m), lo);
     Vi L[2];
     for (int k = 0; k < 2; ++k) L[k] = min(splat_i(top), trunc_to_int(scaled[k]));
-    store_block_levels(L, b + qs, kBits == 5 ? b + 4 : nullptr);
+    uint8_t* qh = nullptr;
+    if constexpr (kBits == 5) qh = b + offsetof(Block, qh);
+    store_block_levels(L, b + qs, qh);
   }
 }
 
 QKV_AVX2 void quantize_q8_0_avx2(const float* x, uint8_t* b, int64_t nblocks) {
-  for (int64_t i = 0; i < nblocks; ++i, x += QK, b += 2 + QK) {
+  for (int64_t i = 0; i < nblocks; ++i, x += QK, b += sizeof(block_q8_0)) {
     Vf v[2];
     load_block(x, v);
     const float amax = reduce_max(max(abs(v[0]), abs(v[1])));
@@ -121,7 +125,7 @@ QKV_AVX2 void quantize_q8_0_avx2(const float* x, uint8_t* b, int64_t nblocks) {
     detail::store_half(b, d);
     for (int k = 0; k < 2; ++k) {  // static_cast<int8_t>: the low byte
       const Vi q = trunc_to_int(rounded[k]) & splat_i(0xFF);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(b + 2 + 16 * k), pack_bytes(q));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(b + offsetof(block_q8_0, qs) + 16 * k), pack_bytes(q));
     }
   }
 }
@@ -132,7 +136,8 @@ QKV_AVX2 void quantize_q8_0_avx2(const float* x, uint8_t* b, int64_t nblocks) {
 // weights); b receives the 16 blocks.
 template <int kBits, bool kHasMin>
 QKV_AVX2 void quantize_weighted_group(const float* x, const float* imatrix, float sigma2, uint8_t* b) {
-  constexpr int bytes = block_bytes(kBits, kHasMin), qs = qs_offset(kBits, kHasMin);
+  using Block = legacy_block_t<kBits, kHasMin>;
+  constexpr int bytes = sizeof(Block), qs = offsetof(Block, qs);
   Vf xv[QK], w[QK];
   load_blocks(x, QK, QK, xv);
   load_blocks(imatrix, QK, QK, w);
@@ -141,14 +146,14 @@ QKV_AVX2 void quantize_weighted_group(const float* x, const float* imatrix, floa
   if constexpr (kHasMin) {
     Vf min;
     store_lanes_half(make_qkx_quants(QK, (1 << kBits) - 1, xv, w, L, &min, kQkx3Search), b, bytes);
-    store_lanes_half(-min, b + 2, bytes);
+    store_lanes_half(-min, b + offsetof(Block, m), bytes);
   } else {
     store_lanes_half(make_qx_quants(QK, 1 << (kBits - 1), xv, w, L), b, bytes);
   }
   if constexpr (kBits == 5) {
     Vi qh = splat_i(0);
     for (int j = 0; j < QK; ++j) qh = qh | ((L[j] >> 4) & splat_i(1)) << j;
-    store_lanes_u32(qh, b + qs - 4, bytes);
+    store_lanes_u32(qh, b + offsetof(Block, qh), bytes);
   }
   Vi nibbles[QK / 2];
   for (int j = 0; j < QK / 2; ++j) nibbles[j] = (L[j] & splat_i(0x0F)) | (L[j + QK / 2] & splat_i(0x0F)) << 4;
@@ -165,7 +170,7 @@ QKV_AVX2 void quantize_avx2(const float* x, uint8_t* b, int64_t n, const float* 
     return;
   }
   const float sigma2 = row_sigma2(x, n);
-  for_each_group<kLanes, QK, block_bytes(kBits, kHasMin)>(
+  for_each_group<kLanes, QK, sizeof(legacy_block_t<kBits, kHasMin>)>(
       x, imatrix, b, n / QK, [&](const float* xg, const float* ig, uint8_t* bg) QKV_AVX2_LAMBDA {
         quantize_weighted_group<kBits, kHasMin>(xg, ig, sigma2, bg);
       });
@@ -175,7 +180,8 @@ QKV_AVX2 void quantize_avx2(const float* x, uint8_t* b, int64_t n, const float* 
 
 template <int kBits, bool kHasMin>
 QKV_AVX2 void dequantize_avx2(const uint8_t* b, float* y, int64_t nblocks) {
-  constexpr int bytes = block_bytes(kBits, kHasMin), qs = qs_offset(kBits, kHasMin);
+  using Block = legacy_block_t<kBits, kHasMin>;
+  constexpr int bytes = sizeof(Block), qs = offsetof(Block, qs);
   // The levels are formed as bytes (elements 0..15, then 16..31), minus the zero point.
   const __m128i nibble = _mm_set1_epi8(0x0F), zero = _mm_set1_epi8(kHasMin ? 0 : 1 << (kBits - 1));
   for (int64_t i = 0; i < nblocks; ++i, b += bytes, y += QK) {
@@ -185,7 +191,7 @@ QKV_AVX2 void dequantize_avx2(const uint8_t* b, float* y, int64_t nblocks) {
     if constexpr (kBits == 5) {
       // Byte j of the 32 gets bit j of qh, as 0x10: select qh's byte j / 8, test bit j % 8.
       const __m256i h =
-          _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(detail::load_u32(b + qs - 4))),
+          _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(detail::load_u32(b + offsetof(Block, qh)))),
                               _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
       const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
       const __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, bit), bit), _mm256_set1_epi8(0x10));
@@ -195,16 +201,17 @@ QKV_AVX2 void dequantize_avx2(const uint8_t* b, float* y, int64_t nblocks) {
     for (int k = 0; k < 2; ++k) {
       const __m128i v = _mm_sub_epi8(q[k], zero);
       const Vi level = {_mm256_cvtepi8_epi32(v), _mm256_cvtepi8_epi32(_mm_srli_si128(v, 8))};
-      const Vf x = to_float(level) * d;
-      store(y + 16 * k, kHasMin ? x + splat(load_half(b + 2)) : x);
+      Vf x = to_float(level) * d;
+      if constexpr (kHasMin) x = x + splat(load_half(b + offsetof(Block, m)));
+      store(y + 16 * k, x);
     }
   }
 }
 
 QKV_AVX2 void dequantize_q8_0_avx2(const uint8_t* b, float* y, int64_t nblocks) {
-  for (int64_t i = 0; i < nblocks; ++i, b += 2 + QK, y += QK) {
+  for (int64_t i = 0; i < nblocks; ++i, b += sizeof(block_q8_0), y += QK) {
     const Vf d = splat(load_half(b));
-    for (int k = 0; k < 2; ++k) store(y + 16 * k, to_float(load_i8(b + 2 + 16 * k)) * d);
+    for (int k = 0; k < 2; ++k) store(y + 16 * k, to_float(load_i8(b + offsetof(block_q8_0, qs) + 16 * k)) * d);
   }
 }
 

@@ -4,6 +4,7 @@
 #include <cfloat>
 #include <cmath>
 
+#include "quant/blocks.h"
 #include "quant/fast.h"
 #include "quant/ref.h"
 #include "quant/ref_common.h"
@@ -14,10 +15,6 @@ namespace {
 
 #if defined(__x86_64__)
 using namespace simd;
-
-constexpr int QK_K = 256;
-constexpr int kTq1Bytes = 54;
-constexpr int kTq2Bytes = 66;
 
 // ternary_ref.cpp's store_scale: stores d = max |x| and returns 1/d (0 for an all-zero block).
 QKV_AVX2 float store_scale(const float* x, uint8_t* d_out) {
@@ -50,27 +47,27 @@ QKV_AVX2_INLINE __m128i pack_trits(const float* x, int stride, float id) {
   return pack_bytes(trunc_to_int(to_float(q * splat_i(256) + splat_i(242)) / splat(243.f)));
 }
 
-QKV_AVX2 void quantize_tq1_0_avx2(const float* x, uint8_t* b, int64_t n) {
-  for (int64_t i = 0; i < n / QK_K; ++i, x += QK_K, b += kTq1Bytes) {
-    const float id = store_scale(x, b + 52);
+QKV_AVX2 void quantize_tq1_0_avx2(const float* x, block_tq1_0* b, int64_t n) {
+  for (int64_t i = 0; i < n / QK_K; ++i, x += QK_K, ++b) {
+    const float id = store_scale(x, b->d);
     if (overflowed(id)) {
       quantize_row_tq1_0_ref(x, b, QK_K, nullptr);
       continue;
     }
-    for (int m = 0; m < 32; m += 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(b + m), pack_trits(x + m, 32, id));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(b + 32), pack_trits(x + 160, 16, id));
+    for (int m = 0; m < 32; m += 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(b->qs + m), pack_trits(x + m, 32, id));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(b->qs + 32), pack_trits(x + 160, 16, id));
     // The last 4 bytes hold 4 trits each: the reference's scalar code.
     for (int j = 0; j < 4; ++j) {
       int q = 0;
       for (int t = 0; t < 4; ++t) q = q * 3 + static_cast<int>(std::lround(x[240 + j + 4 * t] * id)) + 1;
-      b[48 + j] = static_cast<uint8_t>((q * 3 * 256 + 242) / 243);
+      b->qh[j] = static_cast<uint8_t>((q * 3 * 256 + 242) / 243);
     }
   }
 }
 
-QKV_AVX2 void quantize_tq2_0_avx2(const float* x, uint8_t* b, int64_t n) {
-  for (int64_t i = 0; i < n / QK_K; ++i, x += QK_K, b += kTq2Bytes) {
-    const float id = store_scale(x, b + 64);
+QKV_AVX2 void quantize_tq2_0_avx2(const float* x, block_tq2_0* b, int64_t n) {
+  for (int64_t i = 0; i < n / QK_K; ++i, x += QK_K, ++b) {
+    const float id = store_scale(x, b->d);
     if (overflowed(id)) {
       quantize_row_tq2_0_ref(x, b, QK_K, nullptr);
       continue;
@@ -80,7 +77,7 @@ QKV_AVX2 void quantize_tq2_0_avx2(const float* x, uint8_t* b, int64_t n) {
       for (int m = 0; m < 32; m += 16) {
         const float* xs = x + 128 * g + m;
         const Vi q = trits(xs, id) | trits(xs + 32, id) << 2 | trits(xs + 64, id) << 4 | trits(xs + 96, id) << 6;
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(b + 32 * g + m), pack_bytes(q & splat_i(0xFF)));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(b->qs + 32 * g + m), pack_bytes(q & splat_i(0xFF)));
       }
   }
 }
@@ -95,28 +92,28 @@ QKV_AVX2_INLINE Vf unpack_trits(const uint8_t* p, int n, Vf d) {
   return to_float(((shifted * splat_i(3)) >> 8) - splat_i(1)) * d;
 }
 
-QKV_AVX2 void dequantize_tq1_0_avx2(const uint8_t* b, float* y, int64_t n) {
-  for (int64_t i = 0; i < n / QK_K; ++i, b += kTq1Bytes, y += QK_K) {
-    const float d = load_half(b + 52);
+QKV_AVX2 void dequantize_tq1_0_avx2(const block_tq1_0* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n / QK_K; ++i, ++b, y += QK_K) {
+    const float d = load_half(b->d);
     for (int t = 0; t < 5; ++t)
-      for (int m = 0; m < 32; m += 16) store(y + m + 32 * t, unpack_trits(b + m, t, splat(d)));
-    for (int t = 0; t < 5; ++t) store(y + 160 + 16 * t, unpack_trits(b + 32, t, splat(d)));
+      for (int m = 0; m < 32; m += 16) store(y + m + 32 * t, unpack_trits(b->qs + m, t, splat(d)));
+    for (int t = 0; t < 5; ++t) store(y + 160 + 16 * t, unpack_trits(b->qs + 32, t, splat(d)));
     // The last 4 bytes: the reference's scalar code.
     static constexpr uint8_t kPow3[4] = {1, 3, 9, 27};
     for (int t = 0; t < 4; ++t)
       for (int j = 0; j < 4; ++j) {
-        const uint8_t shifted = static_cast<uint8_t>(b[48 + j] * kPow3[t]);
+        const uint8_t shifted = static_cast<uint8_t>(b->qh[j] * kPow3[t]);
         y[240 + j + 4 * t] = static_cast<float>(((shifted * 3) >> 8) - 1) * d;
       }
   }
 }
 
-QKV_AVX2 void dequantize_tq2_0_avx2(const uint8_t* b, float* y, int64_t n) {
-  for (int64_t i = 0; i < n / QK_K; ++i, b += kTq2Bytes, y += QK_K) {
-    const Vf d = splat(load_half(b + 64));
+QKV_AVX2 void dequantize_tq2_0_avx2(const block_tq2_0* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n / QK_K; ++i, ++b, y += QK_K) {
+    const Vf d = splat(load_half(b->d));
     for (int g = 0; g < 2; ++g)
       for (int m = 0; m < 32; m += 16) {
-        const Vi q = load_u8(b + 32 * g + m);
+        const Vi q = load_u8(b->qs + 32 * g + m);
         for (int t = 0; t < 4; ++t)
           store(y + 128 * g + 32 * t + m, to_float(((q >> (2 * t)) & splat_i(3)) - splat_i(1)) * d);
       }
@@ -129,19 +126,19 @@ QKV_AVX2 void dequantize_tq2_0_avx2(const uint8_t* b, float* y, int64_t n) {
 
 // Both ignore the imatrix, as their references do.
 void quantize_row_tq1_0_fast(const float* x, void* dst, int64_t n, const float* imatrix) {
-  QKV_TRY_AVX2(quantize_tq1_0_avx2(x, static_cast<uint8_t*>(dst), n));
+  QKV_TRY_AVX2(quantize_tq1_0_avx2(x, static_cast<block_tq1_0*>(dst), n));
   quantize_row_tq1_0_ref(x, dst, n, imatrix);
 }
 void quantize_row_tq2_0_fast(const float* x, void* dst, int64_t n, const float* imatrix) {
-  QKV_TRY_AVX2(quantize_tq2_0_avx2(x, static_cast<uint8_t*>(dst), n));
+  QKV_TRY_AVX2(quantize_tq2_0_avx2(x, static_cast<block_tq2_0*>(dst), n));
   quantize_row_tq2_0_ref(x, dst, n, imatrix);
 }
 void dequantize_row_tq1_0_fast(const void* src, float* y, int64_t n) {
-  QKV_TRY_AVX2(dequantize_tq1_0_avx2(static_cast<const uint8_t*>(src), y, n));
+  QKV_TRY_AVX2(dequantize_tq1_0_avx2(static_cast<const block_tq1_0*>(src), y, n));
   dequantize_row_tq1_0_ref(src, y, n);
 }
 void dequantize_row_tq2_0_fast(const void* src, float* y, int64_t n) {
-  QKV_TRY_AVX2(dequantize_tq2_0_avx2(static_cast<const uint8_t*>(src), y, n));
+  QKV_TRY_AVX2(dequantize_tq2_0_avx2(static_cast<const block_tq2_0*>(src), y, n));
   dequantize_row_tq2_0_ref(src, y, n);
 }
 

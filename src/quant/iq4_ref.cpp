@@ -1,10 +1,10 @@
-// The non-linear 4-bit formats IQ4_NL and IQ4_XS. A 4-bit index selects one of
-// 16 fixed values (kIq4nlValues, denser near zero), scaled per 32 elements.
+// The non-linear 4-bit formats IQ4_NL and IQ4_XS (layouts in quant/blocks.h).
+// A 4-bit index selects one of 16 fixed values (kIq4nlValues, denser near
+// zero), scaled per 32 elements.
 //
-//   IQ4_NL  32 elements:  d:half, qs[16]                      x = d * value[q]
-//   IQ4_XS  256 elements: d:half, scales_h:u16, scales_l[4], qs[128]
-//           block ib (of 8) has a 6-bit scale ls = low nibble from scales_l
-//           | 2 bits from scales_h; x = d * (ls - 32) * value[q]
+//   IQ4_NL  32 elements:  x = d * value[q]
+//   IQ4_XS  256 elements: block ib (of 8) has a 6-bit scale ls = low nibble
+//           from scales_l | 2 bits from scales_h; x = d * (ls - 32) * value[q]
 //
 // Nibble j of each 16-byte qs group holds element j (low) and j + 16 (high).
 // Both quantizers follow ggml's quantize_row_iq4_nl_impl as ggml_quantize_chunk
@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "quant/blocks.h"
 #include "quant/ref.h"
 #include "quant/ref_common.h"
 
@@ -21,18 +22,12 @@ namespace qkv::quant {
 namespace {
 
 using detail::load_half;
-using detail::load_u16;
 using detail::store_half;
 using detail::store_u16;
 
-constexpr int kBlock = 32;       // elements per scale
-constexpr int kSuper = 256;      // elements per IQ4_XS block
-constexpr int kScaleTries = 7;   // candidate scales are tried for offsets -7..7
-constexpr int kIq4NlBytes = 18;  // d + qs[16]
-constexpr int kIq4XsBytes = 136;
-
-// The format's 16 levels (ggml's kvalues_iq4nl).
-constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+constexpr int kBlock = QK;      // elements per scale
+constexpr int kSuper = QK_K;    // elements per IQ4_XS block
+constexpr int kScaleTries = 7;  // candidate scales are tried for offsets -7..7
 
 // Index of the level nearest to x (binary search; the upper one on a tie).
 int nearest_level(float x) {
@@ -116,7 +111,7 @@ void dequantize_levels(const uint8_t* qs, float d, float* y) {
 // One IQ4_XS super-block. Each block's best scale is rounded to a 6-bit
 // multiple of d = -max_scale/32 (max_scale: the largest in magnitude), and the
 // levels are recomputed for that rounded (unrounded-d) block scale.
-void quantize_iq4_xs_block(const float* x, const float* imatrix, uint8_t* out) {
+void quantize_iq4_xs_block(const float* x, const float* imatrix, block_iq4_xs& out) {
   constexpr int nb = kSuper / kBlock;
   const float sigma2 = block_sigma2(x, kSuper);
   float scales[nb];
@@ -132,53 +127,50 @@ void quantize_iq4_xs_block(const float* x, const float* imatrix, uint8_t* out) {
   }
   const float d = -max_scale / 32;
   const float id = d ? 1 / d : 0.f;
-  store_half(out, d);
+  store_half(out.d, d);
   uint16_t scales_h = 0;
-  uint8_t* scales_l = out + 4;
+  uint8_t* scales_l = out.scales_l;
   std::memset(scales_l, 0, nb / 2);
   for (int ib = 0; ib < nb; ++ib) {
     const int l = std::max(-32, std::min(31, detail::nearest_int(id * scales[ib])));
-    quantize_levels(x + ib * kBlock, d * l, out + 8 + ib * kBlock / 2);
+    quantize_levels(x + ib * kBlock, d * l, out.qs + ib * kBlock / 2);
     const int ls = l + 32;  // stored biased, 6 bits
     scales_l[ib / 2] |= static_cast<uint8_t>((ls & 0xf) << 4 * (ib % 2));
     scales_h |= static_cast<uint16_t>((ls >> 4) << 2 * ib);
   }
-  store_u16(out + 2, scales_h);
+  store_u16(out.scales_h, scales_h);
 }
 
 }  // namespace
 
 void quantize_row_iq4_nl_ref(const float* x, void* dst, int64_t n, const float* imatrix) {
-  uint8_t* b = static_cast<uint8_t*>(dst);
-  for (int64_t i = 0; i < n / kBlock; ++i, x += kBlock, b += kIq4NlBytes) {
+  auto* b = static_cast<block_iq4_nl*>(dst);
+  for (int64_t i = 0; i < n / kBlock; ++i, x += kBlock, ++b) {
     float w[kBlock];
     block_weights(x, imatrix ? imatrix + i * kBlock : nullptr, block_sigma2(x, kBlock), w);
     const float d = best_block_scale(x, w);
-    store_half(b, d);
-    quantize_levels(x, d, b + 2);
+    store_half(b->d, d);
+    quantize_levels(x, d, b->qs);
   }
 }
 
 void dequantize_row_iq4_nl_ref(const void* src, float* y, int64_t n) {
-  const uint8_t* b = static_cast<const uint8_t*>(src);
-  for (int64_t i = 0; i < n / kBlock; ++i, b += kIq4NlBytes, y += kBlock) dequantize_levels(b + 2, load_half(b), y);
+  const auto* b = static_cast<const block_iq4_nl*>(src);
+  for (int64_t i = 0; i < n / kBlock; ++i, ++b, y += kBlock) dequantize_levels(b->qs, load_half(b->d), y);
 }
 
 void quantize_row_iq4_xs_ref(const float* x, void* dst, int64_t n, const float* imatrix) {
-  uint8_t* b = static_cast<uint8_t*>(dst);
-  for (int64_t i = 0; i < n / kSuper; ++i, x += kSuper, b += kIq4XsBytes)
-    quantize_iq4_xs_block(x, imatrix ? imatrix + i * kSuper : nullptr, b);
+  auto* b = static_cast<block_iq4_xs*>(dst);
+  for (int64_t i = 0; i < n / kSuper; ++i, x += kSuper)
+    quantize_iq4_xs_block(x, imatrix ? imatrix + i * kSuper : nullptr, b[i]);
 }
 
 void dequantize_row_iq4_xs_ref(const void* src, float* y, int64_t n) {
-  const uint8_t* b = static_cast<const uint8_t*>(src);
-  for (int64_t i = 0; i < n / kSuper; ++i, b += kIq4XsBytes) {
-    const float d = load_half(b);
-    const uint16_t scales_h = load_u16(b + 2);
-    for (int ib = 0; ib < kSuper / kBlock; ++ib, y += kBlock) {
-      const int ls = ((b[4 + ib / 2] >> 4 * (ib % 2)) & 0xf) | ((scales_h >> 2 * ib) & 3) << 4;
-      dequantize_levels(b + 8 + ib * kBlock / 2, d * (ls - 32), y);
-    }
+  const auto* b = static_cast<const block_iq4_xs*>(src);
+  for (int64_t i = 0; i < n / kSuper; ++i, ++b) {
+    const float d = load_half(b->d);
+    for (int ib = 0; ib < kSuper / kBlock; ++ib, y += kBlock)
+      dequantize_levels(b->qs + ib * kBlock / 2, d * (iq4_xs_scale(*b, ib) - 32), y);
   }
 }
 

@@ -1,12 +1,8 @@
 // The K-quant formats Q2_K, Q3_K, Q4_K, Q5_K and Q6_K: super-blocks of 256
 // elements split into sub-blocks of 16 or 32, whose scales (and mins) are
-// themselves quantized to a few bits against one fp16 super-scale.
-//
-//   Q2_K  scales[16], qs[64], d, dmin       x = d*sc*q - dmin*m   q 2 bits, 16 x (4-bit sc | 4-bit m << 4)
-//   Q3_K  hmask[32], qs[64], scales[12], d  x = d*(sc-32)*(q-4)   q 3 bits, 16 x 6-bit sc
-//   Q4_K  d, dmin, scales[12], qs[128]      x = d*sc*q - dmin*m   q 4 bits, 8 x (6-bit sc, 6-bit m)
-//   Q5_K  d, dmin, scales[12], qh[32], qs[128]    as Q4_K         q 5 bits
-//   Q6_K  ql[128], qh[64], scales:int8[16], d     x = d*sc*(q-32) q 6 bits
+// themselves quantized to a few bits against one fp16 super-scale. The block
+// structs and the packing of the sub-scales are in quant/blocks.h; which
+// element sits in which bits is below, where the levels are packed.
 //
 // Without an imatrix each type follows ggml's quantize_row_<t>_ref; with one,
 // ggml's quantize_row_<t>_impl, whose searches weigh each element by its
@@ -18,39 +14,20 @@
 #include <cmath>
 #include <cstring>
 
+#include "quant/blocks.h"
 #include "quant/ref.h"
 #include "quant/ref_common.h"
 
 namespace qkv::quant {
 namespace {
 
+using detail::kGroupMaxEps;
 using detail::load_half;
+using detail::make_qp_quants;
 using detail::nearest_int;
 using detail::store_half;
-
-constexpr int QK_K = 256;
-constexpr float kGroupMaxEps = 1e-15f;  // ggml's GROUP_MAX_EPS: below it a group counts as all zero
-
-// ggml-common.h's block_q*_K, byte for byte (ggml_half as two little-endian bytes).
-struct BlockQ2K {
-  uint8_t scales[16], qs[64], d[2], dmin[2];
-};
-struct BlockQ3K {
-  uint8_t hmask[32], qs[64], scales[12], d[2];
-};
-struct BlockQ4K {
-  uint8_t d[2], dmin[2], scales[12], qs[128];
-};
-struct BlockQ5K {
-  uint8_t d[2], dmin[2], scales[12], qh[32], qs[128];
-};
-struct BlockQ6K {
-  uint8_t ql[128], qh[64];
-  int8_t scales[16];
-  uint8_t d[2];
-};
-static_assert(sizeof(BlockQ2K) == 84 && sizeof(BlockQ3K) == 110 && sizeof(BlockQ4K) == 144 && sizeof(BlockQ5K) == 176 &&
-              sizeof(BlockQ6K) == 210);
+using detail::SubScales;
+using detail::sum_squares;
 
 // ---- scale searches not in ref_common.h -------------------------------------
 
@@ -185,80 +162,11 @@ float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
   return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
-// ggml's make_qp_quants: quantizes non-negative values x (the sub-block scales
-// or mins of the imatrix paths) to L[i] in [0, nmax], value L*scale, with
-// weights w. First the best of 9 scales near max/nmax by weighted squared
-// error, then the same single-level refinement as make_q3_quants. Levels are
-// stored through uint8_t exactly where ggml narrows them.
-float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* w) {
-  float max = 0;
-  for (int i = 0; i < n; ++i) max = max > x[i] ? max : x[i];  // ggml's MAX, signed zeros included
-  if (max < kGroupMaxEps) {
-    std::fill(L, L + n, uint8_t{0});
-    return 0.f;
-  }
-  float iscale = nmax / max;
-  for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(nearest_int(iscale * x[i]));
-  const float scale = 1 / iscale;
-  float best_mse = 0;
-  for (int i = 0; i < n; ++i) {
-    const float diff = x[i] - scale * L[i];
-    best_mse += w[i] * diff * diff;
-  }
-  for (int is = -4; is <= 4; ++is) {
-    if (is == 0) continue;
-    const float iscale_is = (0.1f * is + nmax) / max;
-    const float scale_is = 1 / iscale_is;
-    float mse = 0;
-    for (int i = 0; i < n; ++i) {
-      const int l = std::min(nmax, nearest_int(iscale_is * x[i]));
-      const float diff = x[i] - scale_is * l;
-      mse += w[i] * diff * diff;
-    }
-    if (mse < best_mse) {
-      best_mse = mse;
-      iscale = iscale_is;
-    }
-  }
-  float sumlx = 0, suml2 = 0;
-  for (int i = 0; i < n; ++i) {
-    const int l = std::min(nmax, nearest_int(iscale * x[i]));
-    L[i] = static_cast<uint8_t>(l);
-    sumlx += w[i] * x[i] * l;
-    suml2 += w[i] * l * l;
-  }
-  for (int pass = 0; pass < 5; ++pass) {
-    int changed = 0;
-    for (int i = 0; i < n; ++i) {
-      float slx = sumlx - w[i] * x[i] * L[i];  // the sums without element i
-      float sl2 = suml2 - w[i] * L[i] * L[i];
-      if (!(slx > 0 && sl2 > 0)) continue;
-      const int new_l = std::min(nmax, nearest_int(x[i] * sl2 / slx));
-      if (new_l == L[i]) continue;
-      slx += w[i] * x[i] * new_l;
-      sl2 += w[i] * new_l * new_l;
-      if (slx * slx * suml2 > sumlx * sumlx * sl2) {
-        L[i] = static_cast<uint8_t>(new_l);
-        sumlx = slx;
-        suml2 = sl2;
-        ++changed;
-      }
-    }
-    if (!changed) break;
-  }
-  return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
-}
-
 // ---- pieces shared by several types -------------------------------------------
 
 float sum(const float* v, int n) {
   float s = 0;
   for (int i = 0; i < n; ++i) s += v[i];
-  return s;
-}
-float sum_squares(const float* x, int n) {
-  float s = 0;
-  for (int i = 0; i < n; ++i) s += x[i] * x[i];
   return s;
 }
 
@@ -300,7 +208,7 @@ int level_4bit(const uint8_t* qs, int e) { return (qs[e / 64 * 32 + e % 32] >> (
 // ---- Q2_K ---------------------------------------------------------------------
 
 // Levels of the stored block; sub-blocks with a zero scale keep the search's levels.
-void requantize_q2K(const float* x, const BlockQ2K& y, uint8_t* L) {
+void requantize_q2K(const float* x, const block_q2_K& y, uint8_t* L) {
   const float d = load_half(y.d), dmin = load_half(y.dmin);
   for (int j = 0; j < QK_K / 16; ++j) {
     const float dl = d * (y.scales[j] & 0xF);
@@ -313,7 +221,7 @@ void requantize_q2K(const float* x, const BlockQ2K& y, uint8_t* L) {
 // ggml's quantize_row_q2_K_ref: per sub-block, weights |x| and mean absolute
 // error; the 4-bit sub-scales and sub-mins are plain roundings against the
 // largest of each.
-void quantize_block_q2K(const float* x, BlockQ2K& y) {
+void quantize_block_q2K(const float* x, block_q2_K& y) {
   constexpr RangeSearch kSearch{-0.5f, 0.1f, 15, true};
   constexpr float kMaxSub = 15.f;  // 4-bit sub-scales and sub-mins
   uint8_t L[QK_K], aux[16];
@@ -342,7 +250,7 @@ void quantize_block_q2K(const float* x, BlockQ2K& y) {
 
 // ggml's quantize_row_q2_K_impl: imatrix weights, squared error, and the
 // sub-scales and sub-mins get their own weighted search (make_qp_quants).
-void quantize_block_q2K_weighted(const float* x, const float* qw, BlockQ2K& y) {
+void quantize_block_q2K_weighted(const float* x, const float* qw, block_q2_K& y) {
   uint8_t L[QK_K], aux[16], Ls[QK_K / 16], Lm[QK_K / 16];
   float w[16], sw[QK_K / 16], scales[QK_K / 16], mins[QK_K / 16];
   const float sigma2 = sum_squares(x, QK_K) / QK_K;
@@ -358,7 +266,7 @@ void quantize_block_q2K_weighted(const float* x, const float* qw, BlockQ2K& y) {
   pack_2bit(L, y.qs);
 }
 
-void dequantize_block_q2K(const BlockQ2K& b, float* y) {
+void dequantize_block_q2K(const block_q2_K& b, float* y) {
   const float d = load_half(b.d), min = load_half(b.dmin);
   for (int j = 0; j < QK_K / 16; ++j) {
     const float dl = d * (b.scales[j] & 0xF), ml = min * (b.scales[j] >> 4);
@@ -368,31 +276,14 @@ void dequantize_block_q2K(const BlockQ2K& b, float* y) {
 
 // ---- Q3_K ---------------------------------------------------------------------
 
-// 16 six-bit sub-scales (stored + 32) in 12 bytes: the low nibbles of scales
-// 0-7 and 8-15 share bytes 0-7 (low, high nibble); the top two bits of scale j
-// sit at bit 2*(j/4) of byte 8 + j%4.
-void pack_q3K_scales(const int8_t* ls, uint8_t* scales) {
-  std::memset(scales, 0, 12);
-  for (int j = 0; j < QK_K / 16; ++j) {
-    const int l = ls[j];
-    if (j < 8)
-      scales[j] = static_cast<uint8_t>(l & 0xF);
-    else
-      scales[j - 8] |= static_cast<uint8_t>((l & 0xF) << 4);
-    scales[8 + j % 4] |= static_cast<uint8_t>((l >> 4) << (2 * (j / 4)));
-  }
-}
-int q3K_scale(const uint8_t* scales, int j) {
-  const int low = j < 8 ? scales[j] & 0xF : scales[j - 8] >> 4;
-  return (low | ((scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4) - 32;
-}
-
 // Requantizes against the stored scales, then splits each level in [0, 8)
 // into its third bit (hmask: element e at bit e/32 of byte e%32) and two low bits.
-void finish_q3K(const float* x, BlockQ3K& y, int8_t* L) {
+void finish_q3K(const float* x, block_q3_K& y, int8_t* L) {
   const float d_all = load_half(y.d);
+  int8_t scales[QK_K / 16];
+  unpack_scales_q3_K(y.scales, scales);
   for (int j = 0; j < QK_K / 16; ++j) {
-    const float d = d_all * q3K_scale(y.scales, j);
+    const float d = d_all * scales[j];
     if (!d) continue;
     requantize_symmetric(x + 16 * j, 16, d, 4, L + 16 * j);
   }
@@ -408,7 +299,7 @@ void finish_q3K(const float* x, BlockQ3K& y, int8_t* L) {
 
 // ggml's quantize_row_q3_K_ref: make_q3_quants per sub-block, then 6-bit
 // sub-scales that map the largest-magnitude scale to -32.
-void quantize_block_q3K(const float* x, BlockQ3K& y) {
+void quantize_block_q3K(const float* x, block_q3_K& y) {
   int8_t L[QK_K], ls[QK_K / 16] = {};
   float scales[QK_K / 16];
   float max_scale = 0, amax = 0;
@@ -428,7 +319,7 @@ void quantize_block_q3K(const float* x, BlockQ3K& y) {
     }
     d = 1 / iscale;
   }
-  pack_q3K_scales(ls, y.scales);  // all zero when max_scale is 0
+  pack_scales_q3_K(ls, y.scales);  // all zero when max_scale is 0
   store_half(y.d, d);
   finish_q3K(x, y, L);
 }
@@ -436,7 +327,7 @@ void quantize_block_q3K(const float* x, BlockQ3K& y) {
 // ggml's quantize_row_q3_K_impl: make_qx_quants with imatrix weights per
 // sub-block, and again (weighted by each sub-block's total weight) for the
 // 6-bit sub-scales.
-void quantize_block_q3K_weighted(const float* x, const float* qw, BlockQ3K& y) {
+void quantize_block_q3K_weighted(const float* x, const float* qw, block_q3_K& y) {
   int8_t L[QK_K], ls[QK_K / 16];
   float w[16], sw[QK_K / 16], scales[QK_K / 16];
   const float sigma2 = 2 * sum_squares(x, QK_K) / QK_K;
@@ -446,15 +337,17 @@ void quantize_block_q3K_weighted(const float* x, const float* qw, BlockQ3K& y) {
     scales[j] = detail::make_qx_quants(16, 4, x + 16 * j, L + 16 * j, w);
   }
   const float d = detail::make_qx_quants(QK_K / 16, 32, scales, ls, sw);
-  pack_q3K_scales(ls, y.scales);
+  pack_scales_q3_K(ls, y.scales);
   store_half(y.d, d);
   finish_q3K(x, y, L);
 }
 
-void dequantize_block_q3K(const BlockQ3K& b, float* y) {
+void dequantize_block_q3K(const block_q3_K& b, float* y) {
   const float d_all = load_half(b.d);
+  int8_t scales[QK_K / 16];
+  unpack_scales_q3_K(b.scales, scales);
   for (int j = 0; j < QK_K / 16; ++j) {
-    const float dl = d_all * q3K_scale(b.scales, j);
+    const float dl = d_all * scales[j];
     for (int e = 16 * j; e < 16 * j + 16; ++e) {
       const bool high = (b.hmask[e % 32] >> (e / 32)) & 1;
       y[e] = dl * (level_2bit(b.qs, e) - (high ? 0 : 4));
@@ -463,39 +356,6 @@ void dequantize_block_q3K(const BlockQ3K& b, float* y) {
 }
 
 // ---- Q4_K and Q5_K --------------------------------------------------------------
-
-// Quantized sub-block scales and mins (6 bits each) and the super-scales
-// they multiply.
-struct SubScales {
-  float d, dmin;
-  uint8_t ls[QK_K / 32], lm[QK_K / 32];
-};
-
-// 8 six-bit scales and 8 six-bit mins in 12 bytes: for j < 4, scale j in byte
-// j and min j in byte j+4; for j >= 4, their low nibbles in byte j+4 and their
-// top two bits in bits 6-7 of bytes j-4 (scale) and j (min).
-void pack_scale_min_k4(const SubScales& s, uint8_t* q) {
-  for (int j = 0; j < QK_K / 32; ++j) {
-    const uint8_t ls = s.ls[j], lm = s.lm[j];
-    if (j < 4) {
-      q[j] = ls;
-      q[j + 4] = lm;
-    } else {
-      q[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
-      q[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
-      q[j] |= static_cast<uint8_t>((lm >> 4) << 6);
-    }
-  }
-}
-void get_scale_min_k4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
-  if (j < 4) {
-    *sc = q[j] & 63;
-    *m = q[j + 4] & 63;
-  } else {
-    *sc = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-    *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-  }
-}
 
 // ggml's quantize_row_q4_K_ref / q5_K_ref search: weights av_x + |x| per
 // 32-element sub-block, then sub-scales and sub-mins rounded against the
@@ -544,28 +404,28 @@ SubScales search_k4_weighted(const float* x, const float* qw, int nmax, uint8_t*
 // Stores d, dmin and the packed sub-scales, then requantizes against them.
 void store_k4_scales(const float* x, const SubScales& s, int nmax, uint8_t* d, uint8_t* dmin, uint8_t* scales,
                      uint8_t* L) {
-  pack_scale_min_k4(s, scales);
+  pack_scales_mins_k4(s.ls, s.lm, scales);
   store_half(d, s.d);
   store_half(dmin, s.dmin);
   const float d_all = load_half(d), dmin_all = load_half(dmin);
+  uint8_t sc[QK_K / 32], m[QK_K / 32];
+  unpack_scales_mins_k4(scales, sc, m);
   for (int j = 0; j < QK_K / 32; ++j) {
-    uint8_t sc, m;
-    get_scale_min_k4(j, scales, &sc, &m);
-    const float dl = d_all * sc;
+    const float dl = d_all * sc[j];
     if (!dl) continue;
-    const float ml = dmin_all * m;
+    const float ml = dmin_all * m[j];
     requantize_asymmetric(x + 32 * j, 32, dl, ml, nmax, L + 32 * j);
   }
 }
 
-void quantize_block_q4K(const float* x, const float* qw, BlockQ4K& y) {
+void quantize_block_q4K(const float* x, const float* qw, block_q4_K& y) {
   uint8_t L[QK_K];
   const SubScales s = qw ? search_k4_weighted(x, qw, 15, L) : search_k4(x, 15, {-1.f, 0.1f, 20, false}, L);
   store_k4_scales(x, s, 15, y.d, y.dmin, y.scales, L);
   pack_4bit(L, y.qs);
 }
 
-void quantize_block_q5K(const float* x, const float* qw, BlockQ5K& y) {
+void quantize_block_q5K(const float* x, const float* qw, block_q5_K& y) {
   uint8_t L[QK_K];
   SubScales s;
   if (qw) {
@@ -589,10 +449,10 @@ void quantize_block_q5K(const float* x, const float* qw, BlockQ5K& y) {
 void dequantize_block_k4(const uint8_t* d_half, const uint8_t* dmin_half, const uint8_t* scales, const uint8_t* qh,
                          const uint8_t* qs, float* y) {
   const float d = load_half(d_half), min = load_half(dmin_half);
+  uint8_t sc[QK_K / 32], m[QK_K / 32];
+  unpack_scales_mins_k4(scales, sc, m);
   for (int j = 0; j < QK_K / 32; ++j) {
-    uint8_t sc, m;
-    get_scale_min_k4(j, scales, &sc, &m);
-    const float dl = d * sc, ml = min * m;
+    const float dl = d * sc[j], ml = min * m[j];
     for (int e = 32 * j; e < 32 * j + 32; ++e) {
       const int high = qh && ((qh[e % 32] >> (e / 32)) & 1) ? 16 : 0;
       y[e] = dl * (level_4bit(qs, e) + high) - ml;
@@ -605,7 +465,7 @@ void dequantize_block_k4(const uint8_t* d_half, const uint8_t* dmin_half, const 
 // ggml's quantize_row_q6_K_ref and q6_K_impl, which differ only in make_qx_quants'
 // weights (x^2, or the imatrix as it is): 8-bit signed sub-scales that map the
 // largest-magnitude scale to -128.
-void quantize_block_q6K(const float* x, const float* qw, BlockQ6K& y) {
+void quantize_block_q6K(const float* x, const float* qw, block_q6_K& y) {
   int8_t L[QK_K];
   float scales[QK_K / 16];
   float max_scale = 0, max_abs_scale = 0;
@@ -643,7 +503,7 @@ void quantize_block_q6K(const float* x, const float* qw, BlockQ6K& y) {
   }
 }
 
-void dequantize_block_q6K(const BlockQ6K& b, float* y) {
+void dequantize_block_q6K(const block_q6_K& b, float* y) {
   const float d = load_half(b.d);
   for (int e = 0; e < QK_K; ++e) {
     const int h = e / 128, k = e % 128 / 32, l = e % 32;  // k: which quarter of the half
@@ -665,7 +525,7 @@ void for_each_block(const float* x, void* dst, int64_t n, const float* imatrix, 
 }  // namespace
 
 void quantize_row_q2_K_ref(const float* src, void* dst, int64_t n, const float* imatrix) {
-  for_each_block<BlockQ2K>(src, dst, n, imatrix, [](const float* x, const float* qw, BlockQ2K& y) {
+  for_each_block<block_q2_K>(src, dst, n, imatrix, [](const float* x, const float* qw, block_q2_K& y) {
     if (qw)
       quantize_block_q2K_weighted(x, qw, y);
     else
@@ -673,7 +533,7 @@ void quantize_row_q2_K_ref(const float* src, void* dst, int64_t n, const float* 
   });
 }
 void quantize_row_q3_K_ref(const float* src, void* dst, int64_t n, const float* imatrix) {
-  for_each_block<BlockQ3K>(src, dst, n, imatrix, [](const float* x, const float* qw, BlockQ3K& y) {
+  for_each_block<block_q3_K>(src, dst, n, imatrix, [](const float* x, const float* qw, block_q3_K& y) {
     if (qw)
       quantize_block_q3K_weighted(x, qw, y);
     else
@@ -681,35 +541,35 @@ void quantize_row_q3_K_ref(const float* src, void* dst, int64_t n, const float* 
   });
 }
 void quantize_row_q4_K_ref(const float* src, void* dst, int64_t n, const float* imatrix) {
-  for_each_block<BlockQ4K>(src, dst, n, imatrix, quantize_block_q4K);
+  for_each_block<block_q4_K>(src, dst, n, imatrix, quantize_block_q4K);
 }
 void quantize_row_q5_K_ref(const float* src, void* dst, int64_t n, const float* imatrix) {
-  for_each_block<BlockQ5K>(src, dst, n, imatrix, quantize_block_q5K);
+  for_each_block<block_q5_K>(src, dst, n, imatrix, quantize_block_q5K);
 }
 void quantize_row_q6_K_ref(const float* src, void* dst, int64_t n, const float* imatrix) {
-  for_each_block<BlockQ6K>(src, dst, n, imatrix, quantize_block_q6K);
+  for_each_block<block_q6_K>(src, dst, n, imatrix, quantize_block_q6K);
 }
 
 void dequantize_row_q2_K_ref(const void* src, float* dst, int64_t n) {
-  const auto* b = static_cast<const BlockQ2K*>(src);
+  const auto* b = static_cast<const block_q2_K*>(src);
   for (int64_t i = 0; i < n / QK_K; ++i) dequantize_block_q2K(b[i], dst + i * QK_K);
 }
 void dequantize_row_q3_K_ref(const void* src, float* dst, int64_t n) {
-  const auto* b = static_cast<const BlockQ3K*>(src);
+  const auto* b = static_cast<const block_q3_K*>(src);
   for (int64_t i = 0; i < n / QK_K; ++i) dequantize_block_q3K(b[i], dst + i * QK_K);
 }
 void dequantize_row_q4_K_ref(const void* src, float* dst, int64_t n) {
-  const auto* b = static_cast<const BlockQ4K*>(src);
+  const auto* b = static_cast<const block_q4_K*>(src);
   for (int64_t i = 0; i < n / QK_K; ++i)
     dequantize_block_k4(b[i].d, b[i].dmin, b[i].scales, nullptr, b[i].qs, dst + i * QK_K);
 }
 void dequantize_row_q5_K_ref(const void* src, float* dst, int64_t n) {
-  const auto* b = static_cast<const BlockQ5K*>(src);
+  const auto* b = static_cast<const block_q5_K*>(src);
   for (int64_t i = 0; i < n / QK_K; ++i)
     dequantize_block_k4(b[i].d, b[i].dmin, b[i].scales, b[i].qh, b[i].qs, dst + i * QK_K);
 }
 void dequantize_row_q6_K_ref(const void* src, float* dst, int64_t n) {
-  const auto* b = static_cast<const BlockQ6K*>(src);
+  const auto* b = static_cast<const block_q6_K*>(src);
   for (int64_t i = 0; i < n / QK_K; ++i) dequantize_block_q6K(b[i], dst + i * QK_K);
 }
 

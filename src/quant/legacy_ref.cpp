@@ -1,10 +1,11 @@
-// The legacy 32-element block formats Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0.
+// The legacy 32-element block formats Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0
+// (layouts in quant/blocks.h).
 //
-//   Q4_0  d:half, qs[16]              x = (q - 8) * d,   q 4 bits
-//   Q4_1  d:half, m:half, qs[16]      x = q * d + m,     q 4 bits
-//   Q5_0  d:half, qh[4], qs[16]       x = (q - 16) * d,  q 5 bits
-//   Q5_1  d:half, m:half, qh[4], qs[16]  x = q * d + m,  q 5 bits
-//   Q8_0  d:half, qs:int8[32]         x = q * d
+//   Q4_0  x = (q - 8) * d,   q 4 bits
+//   Q4_1  x = q * d + m,     q 4 bits
+//   Q5_0  x = (q - 16) * d,  q 5 bits
+//   Q5_1  x = q * d + m,     q 5 bits
+//   Q8_0  x = q * d
 //
 // Nibble j of qs holds element j (low) and element j + 16 (high); the fifth
 // bit of element j sits at bit j of the little-endian 32-bit qh.
@@ -16,6 +17,7 @@
 #include <cfloat>
 #include <cmath>
 
+#include "quant/blocks.h"
 #include "quant/ref.h"
 #include "quant/ref_common.h"
 
@@ -26,8 +28,6 @@ using detail::load_half;
 using detail::load_u32;
 using detail::store_half;
 using detail::store_u32;
-
-constexpr int QK = 32;
 
 // Packs the low 4 bits of 32 levels into qs[16]; high_bits gives the fifth bits as qh.
 void pack_nibbles(const uint8_t* L, uint8_t* qs) {
@@ -72,7 +72,7 @@ void quantize_symmetric_block(const float* x, int bits, uint8_t* d_out, uint8_t*
 }
 
 // Plain asymmetric block (Q4_1, Q5_1): min..max split into 2^bits - 1 steps.
-void quantize_asymmetric_block(const float* x, int bits, uint8_t* dm_out, uint8_t* L) {
+void quantize_asymmetric_block(const float* x, int bits, uint8_t* d_out, uint8_t* m_out, uint8_t* L) {
   float min = FLT_MAX, max = -FLT_MAX;
   for (int j = 0; j < QK; ++j) {
     if (x[j] < min) min = x[j];
@@ -81,8 +81,8 @@ void quantize_asymmetric_block(const float* x, int bits, uint8_t* dm_out, uint8_
   const int top = (1 << bits) - 1;
   const float d = (max - min) / static_cast<float>(top);
   const float id = d ? 1.0f / d : 0.0f;
-  store_half(dm_out, d);
-  store_half(dm_out + 2, min);
+  store_half(d_out, d);
+  store_half(m_out, min);
   // (x - min)/d + 0.5 < top + 1, so the cap never bites (ggml omits it for 5 bits).
   for (int j = 0; j < QK; ++j) L[j] = static_cast<uint8_t>(std::min(top, static_cast<int>((x[j] - min) * id + 0.5f)));
 }
@@ -107,49 +107,51 @@ void quantize_symmetric_block_weighted(const float* x, const float* w, int bits,
 }
 
 // Weighted asymmetric block (Q4_1, Q5_1): make_qkx3_quants; m is minus the offset.
-void quantize_asymmetric_block_weighted(const float* x, const float* w, int bits, uint8_t* dm_out, uint8_t* L) {
+void quantize_asymmetric_block_weighted(const float* x, const float* w, int bits, uint8_t* d_out, uint8_t* m_out,
+                                        uint8_t* L) {
   uint8_t aux[QK];
   float min;
-  store_half(dm_out, detail::make_qkx3_quants(QK, (1 << bits) - 1, x, w, L, &min, aux));
-  store_half(dm_out + 2, -min);
+  store_half(d_out, detail::make_qkx3_quants(QK, (1 << bits) - 1, x, w, L, &min, aux));
+  store_half(m_out, -min);
 }
 
-// Quantizes a row block by block. `header` is the bytes before qs (d, m, qh);
-// qh, when present, is its last 4 bytes.
 template <int kBits, bool kHasMin>
 void quantize_row(const float* x, void* dst, int64_t n, const float* imatrix) {
-  constexpr int header = 2 + (kHasMin ? 2 : 0) + (kBits == 5 ? 4 : 0);
-  uint8_t* b = static_cast<uint8_t*>(dst);
+  auto* blocks = static_cast<legacy_block_t<kBits, kHasMin>*>(dst);
   const float sigma2 = imatrix ? row_sigma2(x, n) : 0.f;
-  for (int64_t i = 0; i < n / QK; ++i, x += QK, b += header + QK / 2) {
+  for (int64_t i = 0; i < n / QK; ++i, x += QK) {
+    auto& blk = blocks[i];
     uint8_t L[QK];
     if (imatrix) {
       float w[QK];
       block_weights(x, imatrix + i * QK, sigma2, w);
-      if (kHasMin)
-        quantize_asymmetric_block_weighted(x, w, kBits, b, L);
+      if constexpr (kHasMin)
+        quantize_asymmetric_block_weighted(x, w, kBits, blk.d, blk.m, L);
       else
-        quantize_symmetric_block_weighted(x, w, kBits, b, L);
-    } else if (kHasMin) {
-      quantize_asymmetric_block(x, kBits, b, L);
+        quantize_symmetric_block_weighted(x, w, kBits, blk.d, L);
+    } else if constexpr (kHasMin) {
+      quantize_asymmetric_block(x, kBits, blk.d, blk.m, L);
     } else {
-      quantize_symmetric_block(x, kBits, b, L);
+      quantize_symmetric_block(x, kBits, blk.d, L);
     }
-    if (kBits == 5) store_u32(b + header - 4, high_bits(L));
-    pack_nibbles(L, b + header);
+    if constexpr (kBits == 5) store_u32(blk.qh, high_bits(L));
+    pack_nibbles(L, blk.qs);
   }
 }
 
 template <int kBits, bool kHasMin>
 void dequantize_row(const void* src, float* y, int64_t n) {
-  constexpr int header = 2 + (kHasMin ? 2 : 0) + (kBits == 5 ? 4 : 0);
   constexpr int zero = kHasMin ? 0 : 1 << (kBits - 1);
-  const uint8_t* b = static_cast<const uint8_t*>(src);
-  for (int64_t i = 0; i < n / QK; ++i, b += header + QK / 2, y += QK) {
-    const float d = load_half(b);
-    const float m = kHasMin ? load_half(b + 2) : 0.f;
+  const auto* blocks = static_cast<const legacy_block_t<kBits, kHasMin>*>(src);
+  for (int64_t i = 0; i < n / QK; ++i, y += QK) {
+    const auto& blk = blocks[i];
+    const float d = load_half(blk.d);
+    float m = 0.f;
+    if constexpr (kHasMin) m = load_half(blk.m);
+    const uint8_t* qh = nullptr;
+    if constexpr (kBits == 5) qh = blk.qh;
     int q[QK];
-    unpack_levels(b + header, kBits == 5 ? b + header - 4 : nullptr, q);
+    unpack_levels(blk.qs, qh, q);
     for (int j = 0; j < QK; ++j) {
       const int v = q[j] - zero;
       y[j] = kHasMin ? v * d + m : v * d;
@@ -179,22 +181,22 @@ void dequantize_row_q5_1_ref(const void* src, float* dst, int64_t n) { dequantiz
 // Q8_0 ignores the imatrix, as ggml's quantize_q8_0 does: d = amax / 127 and
 // q = roundf(x / d) (ties away from zero).
 void quantize_row_q8_0_ref(const float* x, void* dst, int64_t n, const float* /*imatrix*/) {
-  uint8_t* b = static_cast<uint8_t*>(dst);
-  for (int64_t i = 0; i < n / QK; ++i, x += QK, b += 2 + QK) {
+  auto* b = static_cast<block_q8_0*>(dst);
+  for (int64_t i = 0; i < n / QK; ++i, x += QK, ++b) {
     float amax = 0;
     for (int j = 0; j < QK; ++j) amax = std::max(amax, std::fabs(x[j]));
     const float d = amax / 127.f;
     const float id = d ? 1.0f / d : 0.0f;
-    store_half(b, d);
-    for (int j = 0; j < QK; ++j) b[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::round(x[j] * id)));
+    store_half(b->d, d);
+    for (int j = 0; j < QK; ++j) b->qs[j] = static_cast<int8_t>(std::round(x[j] * id));
   }
 }
 
 void dequantize_row_q8_0_ref(const void* src, float* y, int64_t n) {
-  const uint8_t* b = static_cast<const uint8_t*>(src);
-  for (int64_t i = 0; i < n / QK; ++i, b += 2 + QK, y += QK) {
-    const float d = load_half(b);
-    for (int j = 0; j < QK; ++j) y[j] = static_cast<int8_t>(b[2 + j]) * d;
+  const auto* b = static_cast<const block_q8_0*>(src);
+  for (int64_t i = 0; i < n / QK; ++i, ++b, y += QK) {
+    const float d = load_half(b->d);
+    for (int j = 0; j < QK; ++j) y[j] = b->qs[j] * d;
   }
 }
 

@@ -10,13 +10,11 @@
 #include <bit>
 #include <cmath>
 
+#include "quant/blocks.h"
 #include "quant/ref.h"
 
 namespace qkv::quant {
 namespace {
-
-constexpr int QK = 32;
-constexpr int kBlockBytes = 17;
 
 // E2M1 codes 0..15 times two: sign bit 3, then 0, 0.5, 1, 1.5, 2, 3, 4, 6.
 constexpr int8_t kE2m1Doubled[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
@@ -56,23 +54,23 @@ uint8_t shared_exponent(const float* x) {
 }  // namespace
 
 void quantize_row_mxfp4_ref(const float* x, void* dst, int64_t n, const float* /*imatrix*/) {
-  uint8_t* b = static_cast<uint8_t*>(dst);
-  for (int64_t i = 0; i < n / QK; ++i, x += QK, b += kBlockBytes) {
+  auto* b = static_cast<block_mxfp4*>(dst);
+  for (int64_t i = 0; i < n / QK; ++i, x += QK, ++b) {
     const uint8_t e = shared_exponent(x);
     const float d = e8m0_to_fp32_half(e);
-    b[0] = e;
+    b->e = e;
     for (int j = 0; j < QK / 2; ++j)
-      b[1 + j] = static_cast<uint8_t>(nearest_code(x[j], d) | nearest_code(x[j + QK / 2], d) << 4);
+      b->qs[j] = static_cast<uint8_t>(nearest_code(x[j], d) | nearest_code(x[j + QK / 2], d) << 4);
   }
 }
 
 void dequantize_row_mxfp4_ref(const void* src, float* y, int64_t n) {
-  const uint8_t* b = static_cast<const uint8_t*>(src);
-  for (int64_t i = 0; i < n / QK; ++i, b += kBlockBytes, y += QK) {
-    const float d = e8m0_to_fp32_half(b[0]);
+  const auto* b = static_cast<const block_mxfp4*>(src);
+  for (int64_t i = 0; i < n / QK; ++i, ++b, y += QK) {
+    const float d = e8m0_to_fp32_half(b->e);
     for (int j = 0; j < QK / 2; ++j) {
-      y[j] = kE2m1Doubled[b[1 + j] & 0x0F] * d;
-      y[j + QK / 2] = kE2m1Doubled[b[1 + j] >> 4] * d;
+      y[j] = kE2m1Doubled[b->qs[j] & 0x0F] * d;
+      y[j + QK / 2] = kE2m1Doubled[b->qs[j] >> 4] * d;
     }
   }
 }

@@ -43,6 +43,14 @@ QKV_DECLARE_REF(q4_K)
 QKV_DECLARE_REF(q5_K)
 QKV_DECLARE_REF(q6_K)
 
+// plain floats, each its own reference and fast path: src/quant/float_rows.cpp
+void quantize_row_f32(const float* src, void* dst, int64_t n, const float* imatrix);
+void dequantize_row_f32(const void* src, float* dst, int64_t n);
+void quantize_row_f16(const float* src, void* dst, int64_t n, const float* imatrix);
+void dequantize_row_f16(const void* src, float* dst, int64_t n);
+void quantize_row_bf16(const float* src, void* dst, int64_t n, const float* imatrix);
+void dequantize_row_bf16(const void* src, float* dst, int64_t n);
+
 // codebook formats, dequantization only: src/quant/iq_dequant_ref.cpp
 void dequantize_row_iq2_xxs_ref(const void* src, float* dst, int64_t n);
 void dequantize_row_iq2_xs_ref(const void* src, float* dst, int64_t n);

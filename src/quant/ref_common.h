@@ -1,4 +1,5 @@
-// Helpers shared by the scalar reference quantizers (src/quant/*_ref.cpp).
+// Helpers shared by the scalar reference quantizers (src/quant/*_ref.cpp) and
+// the scalar parts of the fast ones (src/quant/fast_*.cpp).
 // Internal header: include it only from files under src/quant, which are
 // compiled with -ffp-contract=off. Every float expression below keeps ggml's
 // operation order (ggml-quants.c), since the bar is bit-exact output.
@@ -41,6 +42,15 @@ inline int nearest_int(float fval) {
 
 // ---- scale searches ---------------------------------------------------------
 
+// ggml's GROUP_MAX_EPS: a group whose largest magnitude is below it counts as all zero.
+inline constexpr float kGroupMaxEps = 1e-15f;
+
+inline float sum_squares(const float* x, int n) {
+  float s = 0;
+  for (int i = 0; i < n; ++i) s += x[i] * x[i];
+  return s;
+}
+
 // Symmetric quantization of x[0..n) to L[i] in [0, 2*nmax), value (L - nmax)*scale;
 // returns the scale. This is ggml's make_qx_quants with rmse_type = 1 (the only
 // mode ggml calls): the weights are qw, or x^2 when qw is null. The first scale
@@ -56,7 +66,7 @@ inline float make_qx_quants(int n, int nmax, const float* x, int8_t* L, const fl
       max = x[i];
     }
   }
-  if (amax < 1e-15f) {  // ggml's GROUP_MAX_EPS: an all-zero group
+  if (amax < kGroupMaxEps) {
     std::fill(L, L + n, int8_t{0});
     return 0.f;
   }
@@ -171,5 +181,79 @@ inline float make_qkx3_quants(int n, int nmax, const float* x, const float* weig
   *the_min = -min;
   return scale;
 }
+
+// ggml's make_qp_quants: quantizes non-negative values x (the sub-block scales
+// or mins of the K-quants' imatrix paths) to L[i] in [0, nmax], value L*scale,
+// with weights w. First the best of 9 scales near max/nmax by weighted squared
+// error, then single levels are moved to their best value under the current
+// least-squares fit while that raises (sum w*x*l)^2 / (sum w*l^2), for at most
+// 5 passes. Levels are stored through uint8_t exactly where ggml narrows them.
+inline float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* w) {
+  float max = 0;
+  for (int i = 0; i < n; ++i) max = max > x[i] ? max : x[i];  // ggml's MAX, signed zeros included
+  if (max < kGroupMaxEps) {
+    std::fill(L, L + n, uint8_t{0});
+    return 0.f;
+  }
+  float iscale = nmax / max;
+  for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(nearest_int(iscale * x[i]));
+  const float scale = 1 / iscale;
+  float best_mse = 0;
+  for (int i = 0; i < n; ++i) {
+    const float diff = x[i] - scale * L[i];
+    best_mse += w[i] * diff * diff;
+  }
+  for (int is = -4; is <= 4; ++is) {
+    if (is == 0) continue;
+    const float iscale_is = (0.1f * is + nmax) / max;
+    const float scale_is = 1 / iscale_is;
+    float mse = 0;
+    for (int i = 0; i < n; ++i) {
+      const int l = std::min(nmax, nearest_int(iscale_is * x[i]));
+      const float diff = x[i] - scale_is * l;
+      mse += w[i] * diff * diff;
+    }
+    if (mse < best_mse) {
+      best_mse = mse;
+      iscale = iscale_is;
+    }
+  }
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = std::min(nmax, nearest_int(iscale * x[i]));
+    L[i] = static_cast<uint8_t>(l);
+    sumlx += w[i] * x[i] * l;
+    suml2 += w[i] * l * l;
+  }
+  for (int pass = 0; pass < 5; ++pass) {
+    int changed = 0;
+    for (int i = 0; i < n; ++i) {
+      float slx = sumlx - w[i] * x[i] * L[i];  // the sums without element i
+      float sl2 = suml2 - w[i] * L[i] * L[i];
+      if (!(slx > 0 && sl2 > 0)) continue;
+      const int new_l = std::min(nmax, nearest_int(x[i] * sl2 / slx));
+      if (new_l == L[i]) continue;
+      slx += w[i] * x[i] * new_l;
+      sl2 += w[i] * new_l * new_l;
+      if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+        L[i] = static_cast<uint8_t>(new_l);
+        sumlx = slx;
+        suml2 = sl2;
+        ++changed;
+      }
+    }
+    if (!changed) break;
+  }
+  return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+// ---- K-quant sub-block scales ---------------------------------------------------
+
+// Q4_K / Q5_K: the quantized 6-bit sub-block scales and mins of a super-block
+// (packed by pack_scales_mins_k4, quant/blocks.h) and the super-scales they multiply.
+struct SubScales {
+  float d, dmin;
+  uint8_t ls[8], lm[8];
+};
 
 }  // namespace qkv::quant::detail

@@ -1,5 +1,6 @@
 // The ternary formats TQ1_0 and TQ2_0 (BitNet b1.58, TriLMs): each element is
-// -1, 0 or +1 times the block's d = max |x|, in 256-element blocks.
+// -1, 0 or +1 times the block's d = max |x|, in 256-element blocks (layouts
+// in quant/blocks.h).
 //
 //   TQ1_0  qs[48], qh[4], d:half   (1.6875 bits per element)
 //   TQ2_0  qs[64], d:half          (2.0625 bits per element)
@@ -17,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "quant/blocks.h"
 #include "quant/ref.h"
 #include "quant/ref_common.h"
 
@@ -25,10 +27,6 @@ namespace {
 
 using detail::load_half;
 using detail::store_half;
-
-constexpr int QK_K = 256;
-constexpr int kTq1Bytes = 54;
-constexpr int kTq2Bytes = 66;
 
 // Stores d = max |x| and returns 1/d (0 for an all-zero block).
 float store_scale(const float* x, uint8_t* d_out) {
@@ -60,49 +58,49 @@ int unpack_trit(uint8_t byte, int n) {
 }  // namespace
 
 void quantize_row_tq1_0_ref(const float* x, void* dst, int64_t n, const float* /*imatrix*/) {
-  uint8_t* b = static_cast<uint8_t*>(dst);
-  for (int64_t i = 0; i < n / QK_K; ++i, x += QK_K, b += kTq1Bytes) {
-    const float id = store_scale(x, b + 52);
-    for (int m = 0; m < 32; ++m) b[m] = pack_trits(x + m, 5, 32, id);
-    for (int m = 0; m < 16; ++m) b[32 + m] = pack_trits(x + 160 + m, 5, 16, id);
-    for (int j = 0; j < 4; ++j) b[48 + j] = pack_trits(x + 240 + j, 4, 4, id);
+  auto* b = static_cast<block_tq1_0*>(dst);
+  for (int64_t i = 0; i < n / QK_K; ++i, x += QK_K, ++b) {
+    const float id = store_scale(x, b->d);
+    for (int m = 0; m < 32; ++m) b->qs[m] = pack_trits(x + m, 5, 32, id);
+    for (int m = 0; m < 16; ++m) b->qs[32 + m] = pack_trits(x + 160 + m, 5, 16, id);
+    for (int j = 0; j < 4; ++j) b->qh[j] = pack_trits(x + 240 + j, 4, 4, id);
   }
 }
 
 void dequantize_row_tq1_0_ref(const void* src, float* y, int64_t n) {
-  const uint8_t* b = static_cast<const uint8_t*>(src);
-  for (int64_t i = 0; i < n / QK_K; ++i, b += kTq1Bytes, y += QK_K) {
-    const float d = load_half(b + 52);
+  const auto* b = static_cast<const block_tq1_0*>(src);
+  for (int64_t i = 0; i < n / QK_K; ++i, ++b, y += QK_K) {
+    const float d = load_half(b->d);
     for (int t = 0; t < 5; ++t)
-      for (int m = 0; m < 32; ++m) y[m + 32 * t] = static_cast<float>(unpack_trit(b[m], t)) * d;
+      for (int m = 0; m < 32; ++m) y[m + 32 * t] = static_cast<float>(unpack_trit(b->qs[m], t)) * d;
     for (int t = 0; t < 5; ++t)
-      for (int m = 0; m < 16; ++m) y[160 + m + 16 * t] = static_cast<float>(unpack_trit(b[32 + m], t)) * d;
+      for (int m = 0; m < 16; ++m) y[160 + m + 16 * t] = static_cast<float>(unpack_trit(b->qs[32 + m], t)) * d;
     for (int t = 0; t < 4; ++t)
-      for (int j = 0; j < 4; ++j) y[240 + j + 4 * t] = static_cast<float>(unpack_trit(b[48 + j], t)) * d;
+      for (int j = 0; j < 4; ++j) y[240 + j + 4 * t] = static_cast<float>(unpack_trit(b->qh[j], t)) * d;
   }
 }
 
 void quantize_row_tq2_0_ref(const float* x, void* dst, int64_t n, const float* /*imatrix*/) {
-  uint8_t* b = static_cast<uint8_t*>(dst);
-  for (int64_t i = 0; i < n / QK_K; ++i, x += QK_K, b += kTq2Bytes) {
-    const float id = store_scale(x, b + 64);
+  auto* b = static_cast<block_tq2_0*>(dst);
+  for (int64_t i = 0; i < n / QK_K; ++i, x += QK_K, ++b) {
+    const float id = store_scale(x, b->d);
     for (int g = 0; g < 2; ++g)
       for (int m = 0; m < 32; ++m) {
         int q = 0;
         for (int t = 0; t < 4; ++t) q |= trit(x[128 * g + m + 32 * t], id) << (2 * t);
-        b[32 * g + m] = static_cast<uint8_t>(q);
+        b->qs[32 * g + m] = static_cast<uint8_t>(q);
       }
   }
 }
 
 void dequantize_row_tq2_0_ref(const void* src, float* y, int64_t n) {
-  const uint8_t* b = static_cast<const uint8_t*>(src);
-  for (int64_t i = 0; i < n / QK_K; ++i, b += kTq2Bytes, y += QK_K) {
-    const float d = load_half(b + 64);
+  const auto* b = static_cast<const block_tq2_0*>(src);
+  for (int64_t i = 0; i < n / QK_K; ++i, ++b, y += QK_K) {
+    const float d = load_half(b->d);
     for (int g = 0; g < 2; ++g)
       for (int t = 0; t < 4; ++t)
         for (int m = 0; m < 32; ++m)
-          y[128 * g + 32 * t + m] = static_cast<float>(((b[32 * g + m] >> (2 * t)) & 3) - 1) * d;
+          y[128 * g + 32 * t + m] = static_cast<float>(((b->qs[32 * g + m] >> (2 * t)) & 3) - 1) * d;
   }
 }
 

@@ -13,13 +13,14 @@
 
 #include "qkv/error.h"
 #include "qkv/fp16.h"
+#include "quant/blocks.h"
 #include "runtime/vec_dot.h"
 
 namespace qkv::ops {
 namespace {
 
-constexpr int64_t kQ8Block = 32, kQ8KBlock = 256;
-constexpr size_t kQ8_0Bytes = 2 + 32, kQ8_1Bytes = 2 + 2 + 32, kQ8KBytes = 4 + 256 + 2 * 16;
+constexpr int64_t kQ8Block = QK, kQ8KBlock = QK_K;
+constexpr size_t kQ8_0Bytes = sizeof(block_q8_0), kQ8_1Bytes = sizeof(block_q8_1), kQ8KBytes = sizeof(block_q8_K);
 
 // x rounded to the nearest integer, ties to even (the default rounding mode,
 // as _mm256_round_ps and ggml's nearest_int round), saturated to int8 as
@@ -60,16 +61,16 @@ float quantize_block_q8(const float* x, uint8_t* qs, int* sum) {
 void quantize_q8_0(const float* x, uint8_t* out, int64_t n) {
   for (int64_t i = 0; i < n / kQ8Block; ++i, x += kQ8Block, out += kQ8_0Bytes) {
     int sum;
-    store_half(out, quantize_block_q8(x, out + 2, &sum));
+    store_half(out + offsetof(block_q8_0, d), quantize_block_q8(x, out + offsetof(block_q8_0, qs), &sum));
   }
 }
 
 void quantize_q8_1(const float* x, uint8_t* out, int64_t n) {
   for (int64_t i = 0; i < n / kQ8Block; ++i, x += kQ8Block, out += kQ8_1Bytes) {
     int sum;
-    const float d = quantize_block_q8(x, out + 4, &sum);
-    store_half(out, d);
-    store_half(out + 2, d * static_cast<float>(sum));
+    const float d = quantize_block_q8(x, out + offsetof(block_q8_1, qs), &sum);
+    store_half(out + offsetof(block_q8_1, d), d);
+    store_half(out + offsetof(block_q8_1, s), d * static_cast<float>(sum));
   }
 }
 
@@ -97,9 +98,9 @@ void quantize_q8_K(const float* x, uint8_t* out, int64_t n) {
       for (int j = 0; j < 16; ++j) sum += q[16 * b + j];
       bsums[b] = static_cast<int16_t>(sum);
     }
-    std::memcpy(out, &d, 4);
-    std::memcpy(out + 4, q, sizeof q);
-    std::memcpy(out + 4 + kQ8KBlock, bsums, sizeof bsums);
+    std::memcpy(out + offsetof(block_q8_K, d), &d, 4);
+    std::memcpy(out + offsetof(block_q8_K, qs), q, sizeof q);
+    std::memcpy(out + offsetof(block_q8_K, bsums), bsums, sizeof bsums);
   }
 }
 
@@ -116,34 +117,6 @@ int64_t block_elems(ActType t) {
 }
 
 }  // namespace
-
-ActType act_type_for(TensorType weight) {
-  switch (weight) {
-    case TensorType::F32:
-      return ActType::F32;
-    case TensorType::F16:
-      return ActType::F16;
-    case TensorType::BF16:
-      return ActType::BF16;
-    case TensorType::Q4_0:
-    case TensorType::Q5_0:
-    case TensorType::Q8_0:
-    case TensorType::IQ4_NL:
-      return ActType::Q8_0;
-    case TensorType::Q4_1:
-    case TensorType::Q5_1:
-      return ActType::Q8_1;
-    case TensorType::Q2_K:
-    case TensorType::Q3_K:
-    case TensorType::Q4_K:
-    case TensorType::Q5_K:
-    case TensorType::Q6_K:
-    case TensorType::IQ4_XS:
-      return ActType::Q8_K;
-    default:
-      return ActType::None;
-  }
-}
 
 size_t activation_row_bytes(ActType t, int64_t n) {
   const size_t blocks = static_cast<size_t>(n / block_elems(t));

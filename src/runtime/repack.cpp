@@ -9,6 +9,7 @@
 #include "qkv/cpu.h"
 #include "qkv/error.h"
 #include "qkv/parallel.h"
+#include "quant/blocks.h"
 #include "runtime/vec_dot.h"
 
 namespace qkv::ops {
@@ -27,13 +28,13 @@ struct Layout {
 };
 Layout layout(TensorType t) {
   switch (t) {
-    case TensorType::Q4_0: return {32, 18, 32 + 4 * 64};
-    case TensorType::Q8_0: return {32, 34, 32 + 8 * 64};
-    case TensorType::Q4_K: return {256, 144, kQ4KGroupBlockBytes};
-    case TensorType::Q5_K: return {256, 176, kQ5KGroupBlockBytes};
-    case TensorType::Q6_K: return {256, 210, kQ6KGroupBlockBytes};
-    case TensorType::Q2_K: return {256, 84, kQ2KGroupBlockBytes};
-    case TensorType::Q3_K: return {256, 110, kQ3KGroupBlockBytes};
+    case TensorType::Q4_0: return {QK, sizeof(block_q4_0), 32 + 4 * 64};
+    case TensorType::Q8_0: return {QK, sizeof(block_q8_0), 32 + 8 * 64};
+    case TensorType::Q4_K: return {QK_K, sizeof(block_q4_K), kQ4KGroupBlockBytes};
+    case TensorType::Q5_K: return {QK_K, sizeof(block_q5_K), kQ5KGroupBlockBytes};
+    case TensorType::Q6_K: return {QK_K, sizeof(block_q6_K), kQ6KGroupBlockBytes};
+    case TensorType::Q2_K: return {QK_K, sizeof(block_q2_K), kQ2KGroupBlockBytes};
+    case TensorType::Q3_K: return {QK_K, sizeof(block_q3_K), kQ3KGroupBlockBytes};
     default: return {0, 0, 0};
   }
 }
@@ -42,20 +43,22 @@ Layout layout(TensorType t) {
 // unpacked to bytes, and its nibbles four elements per row per 64-byte chunk;
 // Q5_K's fifth bits in 8 more chunks, chunk j placed before nibble chunk j.
 void interleave_q45_K(bool fifth, const uint8_t* src, size_t row, uint8_t* out) {
-  const int qs = fifth ? 48 : 16;
+  // Q4_K and Q5_K agree on d, dmin and scales; qh is Q5_K's alone.
+  static_assert(offsetof(block_q4_K, scales) == offsetof(block_q5_K, scales));
+  const size_t qs = fifth ? offsetof(block_q5_K, qs) : offsetof(block_q4_K, qs);
   for (int r = 0; r < kInterleave; ++r) {
     const uint8_t* b = src + r * row;
-    std::memcpy(out + 2 * r, b, 2);
-    std::memcpy(out + 32 + 2 * r, b + 2, 2);
+    std::memcpy(out + 2 * r, b + offsetof(block_q4_K, d), 2);
+    std::memcpy(out + 32 + 2 * r, b + offsetof(block_q4_K, dmin), 2);
     uint8_t scales[8], mins[8];
-    detail::k4_scales_mins(b + 4, scales, mins);
+    unpack_scales_mins_k4(b + offsetof(block_q4_K, scales), scales, mins);
     for (int s = 0; s < 8; ++s) out[64 + 16 * s + r] = scales[s], out[192 + 16 * s + r] = mins[s];
     // Element 64 j + i is the low nibble of qs[32 j + i], 64 j + 32 + i its high
     // nibble; Q5_K's fifth bits are bits 2 j and 2 j + 1 of qh[i].
     int e[256];
     for (int j = 0; j < 4; ++j)
       for (int i = 0; i < 32; ++i) {
-        const int q = b[qs + 32 * j + i], h = fifth ? b[16 + i] : 0;
+        const int q = b[qs + 32 * j + i], h = fifth ? b[offsetof(block_q5_K, qh) + i] : 0;
         e[64 * j + i] = (q & 0xF) | ((h >> (2 * j)) & 1) << 4;
         e[64 * j + 32 + i] = (q >> 4) | ((h >> (2 * j + 1)) & 1) << 4;
       }
@@ -78,14 +81,14 @@ void interleave_q45_K(bool fifth, const uint8_t* src, size_t row, uint8_t* out) 
 // 6-7), and the nibbles of quads h | h + 32 and h + 16 | h + 48 (low | high).
 void interleave_q6_K(const uint8_t* src, size_t row, uint8_t* out) {
   for (int r = 0; r < kInterleave; ++r) {
-    const uint8_t* b = src + r * row;
-    std::memcpy(out + 2 * r, b + 208, 2);
-    for (int s = 0; s < 16; ++s) out[32 + 16 * s + r] = b[192 + s];
+    const auto& b = *reinterpret_cast<const block_q6_K*>(src + r * row);
+    std::memcpy(out + 2 * r, b.d, 2);
+    for (int s = 0; s < 16; ++s) out[32 + 16 * s + r] = uint8_t(b.scales[s]);
     // The row's 256 levels (0..63) in element order, as dot_q6_K in vec_dot_ref.cpp reads them.
     int e[256];
     for (int c = 0; c < 2; ++c)
       for (int j = 0; j < 32; ++j) {
-        const uint8_t l0 = b[64 * c + j], l1 = b[64 * c + 32 + j], h = b[128 + 32 * c + j];
+        const uint8_t l0 = b.ql[64 * c + j], l1 = b.ql[64 * c + 32 + j], h = b.qh[32 * c + j];
         e[128 * c + j] = (l0 & 0xF) | (h & 3) << 4;
         e[128 * c + 32 + j] = (l1 & 0xF) | ((h >> 2) & 3) << 4;
         e[128 * c + 64 + j] = (l0 >> 4) | ((h >> 4) & 3) << 4;
@@ -108,13 +111,14 @@ void interleave_q6_K(const uint8_t* src, size_t row, uint8_t* out) {
 // Q2_K / Q3_K: the row's 256 levels in element order (Q2_K 0..3; Q3_K 0..7,
 // q + 4 * hbit, as dot_q2_K / dot_q3_K in vec_dot_ref.cpp read them).
 void low_K_levels(bool q3, const uint8_t* b, int* e) {
-  const uint8_t* qs = b + (q3 ? 32 : 16);
+  const uint8_t* qs = b + (q3 ? offsetof(block_q3_K, qs) : offsetof(block_q2_K, qs));
+  const uint8_t* hmask = b + offsetof(block_q3_K, hmask);
   for (int c = 0; c < 2; ++c)
     for (int g = 0; g < 4; ++g)
       for (int l = 0; l < 32; ++l) {
         const int k = 128 * c + 32 * g + l;
         e[k] = (qs[32 * c + l] >> (2 * g)) & 3;
-        if (q3) e[k] |= ((b[l] >> (4 * c + g)) & 1) << 2;
+        if (q3) e[k] |= ((hmask[l] >> (4 * c + g)) & 1) << 2;
       }
 }
 
@@ -126,14 +130,15 @@ void low_K_levels(bool q3, const uint8_t* b, int* e) {
 void interleave_low_K(bool q3, const uint8_t* src, size_t row, uint8_t* out) {
   for (int r = 0; r < kInterleave; ++r) {
     const uint8_t* b = src + r * row;
-    std::memcpy(out + 2 * r, b + (q3 ? 108 : 80), 2);
     if (q3) {
+      std::memcpy(out + 2 * r, b + offsetof(block_q3_K, d), 2);
       int8_t scales[16];
-      detail::q3_K_scales(b + 96, scales);
+      unpack_scales_q3_K(b + offsetof(block_q3_K, scales), scales);
       for (int s = 0; s < 16; ++s) out[32 + 16 * s + r] = uint8_t(scales[s]);
     } else {
-      std::memcpy(out + 32 + 2 * r, b + 82, 2);
-      for (int s = 0; s < 16; ++s) out[64 + 16 * s + r] = b[s];
+      std::memcpy(out + 2 * r, b + offsetof(block_q2_K, d), 2);
+      std::memcpy(out + 32 + 2 * r, b + offsetof(block_q2_K, dmin), 2);
+      for (int s = 0; s < 16; ++s) out[64 + 16 * s + r] = b[offsetof(block_q2_K, scales) + s];
     }
     int e[256];
     low_K_levels(q3, b, e);
@@ -158,17 +163,19 @@ void interleave_block(TensorType t, const uint8_t* src, size_t row, uint8_t* out
   if (t == TensorType::Q4_K || t == TensorType::Q5_K) return interleave_q45_K(t == TensorType::Q5_K, src, row, out);
   if (t == TensorType::Q6_K) return interleave_q6_K(src, row, out);
   if (t == TensorType::Q2_K || t == TensorType::Q3_K) return interleave_low_K(t == TensorType::Q3_K, src, row, out);
+  // Q4_0 and Q8_0: d, then qs.
+  static_assert(offsetof(block_q4_0, qs) == offsetof(block_q8_0, qs));
   for (int r = 0; r < kInterleave; ++r) std::memcpy(out + 2 * r, src + r * row, 2);  // the scales
   uint8_t* q = out + 2 * kInterleave;
   for (int r = 0; r < kInterleave; ++r) {
-    const uint8_t* b = src + r * row;
+    const uint8_t* qs = src + r * row + offsetof(block_q4_0, qs);
     int e[32];  // the row's 32 stored levels, in element order
     if (t == TensorType::Q4_0) {
-      for (int j = 0; j < 16; ++j) e[j] = b[2 + j] & 0xF, e[j + 16] = b[2 + j] >> 4;
+      for (int j = 0; j < 16; ++j) e[j] = qs[j] & 0xF, e[j + 16] = qs[j] >> 4;
       for (int p = 0; p < 4; ++p)
         for (int i = 0; i < 4; ++i) q[64 * p + 4 * r + i] = uint8_t(e[8 * p + i] | e[8 * p + 4 + i] << 4);
     } else {
-      for (int j = 0; j < 32; ++j) e[j] = b[2 + j];
+      for (int j = 0; j < 32; ++j) e[j] = qs[j];
       for (int g = 0; g < 8; ++g)
         for (int i = 0; i < 4; ++i) q[64 * g + 4 * r + i] = uint8_t(e[4 * g + i]);
     }
@@ -209,8 +216,8 @@ void matmul_interleaved(const Weight& w, const uint8_t* acts, size_t ab, int64_t
     offsets.resize(size_t(T * blocks));
     for (int64_t t = 0; t < T; ++t)
       for (int64_t b = 0; b < blocks; ++b) {
-        constexpr size_t kQ8_0Bytes = 34;  // an activation block: d, then 32 levels
-        const int8_t* q = reinterpret_cast<const int8_t*>(acts + t * ab + b * kQ8_0Bytes + 2);
+        const auto& block = reinterpret_cast<const block_q8_0*>(acts + t * ab)[b];
+        const int8_t* q = block.qs;
         int sum = 0;
         for (int j = 0; j < 32; ++j) sum += q[j];
         offsets[size_t(t * blocks + b)] = -8 * sum;

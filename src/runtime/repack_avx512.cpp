@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "qkv/error.h"
+#include "quant/blocks.h"
 #include "runtime/vec_dot.h"
 
 namespace qkv::ops {
@@ -27,7 +28,10 @@ namespace {
 
 using x86::half;
 
-constexpr size_t kQ8_0Bytes = 34;
+// The activations are Q8_0 or Q8_K blocks (quant/blocks.h), indexed as bytes.
+constexpr size_t kQ8_0Bytes = sizeof(block_q8_0), kQ8KBytes = sizeof(block_q8_K);
+constexpr size_t kQ8_0Qs = offsetof(block_q8_0, qs);
+constexpr size_t kQ8KQs = offsetof(block_q8_K, qs), kQ8KBsums = offsetof(block_q8_K, bsums);
 
 // Asks for the cache lines of the block two ahead: a group's blocks are one
 // stream, and in generation (one token, little work per byte) the hardware
@@ -81,7 +85,7 @@ QKV_VNNI void group_dot(const uint8_t* group, int64_t blocks, const uint8_t* act
     }
     for (int g = 0; g < 8; ++g)
       for (int t = 0; t < kTokens; ++t) {
-        const __m512i x = quad(acts + t * ab + b * kQ8_0Bytes + 2 + 4 * g);
+        const __m512i x = quad(acts + t * ab + b * kQ8_0Bytes + kQ8_0Qs + 4 * g);
         if constexpr (kQ4)
           isum[t] = _mm512_dpbusd_epi32(isum[t], w[g], x);
         else
@@ -104,7 +108,7 @@ QKV_VNNI void group_dot(const uint8_t* group, int64_t blocks, const uint8_t* act
 template <bool kFifth, int kTokens>
 QKV_VNNI void group_dot_q45_K(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, const int32_t*,
                               float* y, int64_t ldy) {
-  constexpr size_t kQ8KBytes = 292, kBlockBytes = kFifth ? kQ5KGroupBlockBytes : kQ4KGroupBlockBytes;
+  constexpr size_t kBlockBytes = kFifth ? kQ5KGroupBlockBytes : kQ4KGroupBlockBytes;
   __m512 acc[kTokens], acc_min[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = acc_min[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < blocks; ++b) {
@@ -127,7 +131,7 @@ QKV_VNNI void group_dot_q45_K(const uint8_t* group, int64_t blocks, const uint8_
           hi = _mm512_or_si512(hi, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(f, 4 + s), one), 4));
         }
         for (int t = 0; t < kTokens; ++t) {
-          const uint8_t* a = acts + t * ab + b * kQ8KBytes + 4;
+          const uint8_t* a = acts + t * ab + b * kQ8KBytes + kQ8KQs;
           lo_sum[t] = _mm512_dpbusd_epi32(lo_sum[t], lo, quad(a + 4 * p));
           hi_sum[t] = _mm512_dpbusd_epi32(hi_sum[t], hi, quad(a + 128 + 4 * p));
         }
@@ -144,7 +148,7 @@ QKV_VNNI void group_dot_q45_K(const uint8_t* group, int64_t blocks, const uint8_
     for (int t = 0; t < kTokens; ++t) {
       const uint8_t* a = acts + t * ab + b * kQ8KBytes;
       int16_t bsums[16];
-      std::memcpy(bsums, a + 4 + 256, sizeof bsums);
+      std::memcpy(bsums, a + kQ8KBsums, sizeof bsums);
       __m512i imin = _mm512_setzero_si512();
       for (int s = 0; s < 8; ++s) {
         const __m512i mn = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192 + 16 * s)));
@@ -167,7 +171,6 @@ QKV_VNNI void group_dot_q45_K(const uint8_t* group, int64_t blocks, const uint8_
 template <int kTokens>
 QKV_VNNI void group_dot_q6_K(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, const int32_t*,
                              float* y, int64_t ldy) {
-  constexpr size_t kQ8KBytes = 292;
   const __m512i three = _mm512_set1_epi8(3), fifteen = _mm512_set1_epi8(0xF);
   __m512 acc[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = _mm512_setzero_ps();
@@ -193,7 +196,7 @@ QKV_VNNI void group_dot_q6_K(const uint8_t* group, int64_t blocks, const uint8_t
                               _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(top, 2 * m + 4), three), 4));
           const int p = h + 16 * m;
           for (int t = 0; t < kTokens; ++t) {
-            const uint8_t* a = acts + t * ab + b * kQ8KBytes + 4;
+            const uint8_t* a = acts + t * ab + b * kQ8KBytes + kQ8KQs;
             sums[t][m] = _mm512_dpbusd_epi32(sums[t][m], lo, quad(a + 4 * p));
             sums[t][2 + m] = _mm512_dpbusd_epi32(sums[t][2 + m], hi, quad(a + 128 + 4 * p));
           }
@@ -205,7 +208,7 @@ QKV_VNNI void group_dot_q6_K(const uint8_t* group, int64_t blocks, const uint8_t
             _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 32 + 16 * sub)));
         for (int t = 0; t < kTokens; ++t) {
           int16_t bsum;  // the activations' sum over sub-block `sub`
-          std::memcpy(&bsum, acts + t * ab + b * kQ8KBytes + 4 + 256 + 2 * sub, 2);
+          std::memcpy(&bsum, acts + t * ab + b * kQ8KBytes + kQ8KBsums + 2 * sub, 2);
           const __m512i biased = _mm512_sub_epi32(sums[t][m], _mm512_set1_epi32(32 * bsum));
           isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(scale, biased));
         }
@@ -230,7 +233,7 @@ QKV_VNNI void group_dot_q6_K(const uint8_t* group, int64_t blocks, const uint8_t
 template <bool kQ3, int kTokens>
 QKV_VNNI void group_dot_low_K(const uint8_t* group, int64_t blocks, const uint8_t* acts, size_t ab, const int32_t*,
                               float* y, int64_t ldy) {
-  constexpr size_t kQ8KBytes = 292, kBlockBytes = kQ3 ? kQ3KGroupBlockBytes : kQ2KGroupBlockBytes;
+  constexpr size_t kBlockBytes = kQ3 ? kQ3KGroupBlockBytes : kQ2KGroupBlockBytes;
   const __m512i three = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
   __m512 acc[kTokens], acc_min[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = acc_min[t] = _mm512_setzero_ps();
@@ -252,7 +255,8 @@ QKV_VNNI void group_dot_low_K(const uint8_t* group, int64_t blocks, const uint8_
           if constexpr (kQ3)
             u = _mm512_or_si512(u, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(high, 2 * m + c / 8), one), 2));
           for (int t = 0; t < kTokens; ++t)
-            sums[t][m] = _mm512_dpbusd_epi32(sums[t][m], u, quad(acts + t * ab + b * kQ8KBytes + 4 + 4 * (c + 16 * m)));
+            sums[t][m] =
+                _mm512_dpbusd_epi32(sums[t][m], u, quad(acts + t * ab + b * kQ8KBytes + kQ8KQs + 4 * (c + 16 * m)));
         }
       }
       for (int m = 0; m < 4; ++m) {
@@ -263,7 +267,7 @@ QKV_VNNI void group_dot_low_K(const uint8_t* group, int64_t blocks, const uint8_
           if constexpr (kQ3) {
             const __m512i scale = _mm512_srai_epi32(_mm512_slli_epi32(packed, 24), 24);  // the int8 scale
             int16_t bsum;
-            std::memcpy(&bsum, acts + t * ab + b * kQ8KBytes + 4 + 256 + 2 * sub, 2);
+            std::memcpy(&bsum, acts + t * ab + b * kQ8KBytes + kQ8KBsums + 2 * sub, 2);
             isum[t] = _mm512_add_epi32(
                 isum[t], _mm512_mullo_epi32(scale, _mm512_sub_epi32(sums[t][m], _mm512_set1_epi32(4 * bsum))));
           } else {
@@ -282,7 +286,7 @@ QKV_VNNI void group_dot_low_K(const uint8_t* group, int64_t blocks, const uint8_
       acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(d, vdy), _mm512_cvtepi32_ps(isum[t]), acc[t]);
       if constexpr (!kQ3) {
         int16_t bsums[16];
-        std::memcpy(bsums, a + 4 + 256, sizeof bsums);
+        std::memcpy(bsums, a + kQ8KBsums, sizeof bsums);
         __m512i imin = _mm512_setzero_si512();
         for (int sub = 0; sub < 16; ++sub) {
           const __m512i mn = _mm512_srli_epi32(

@@ -11,9 +11,11 @@
 
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
+#include "quant/blocks.h"
 #include "runtime/vec_dot.h"
 
 // For the kernels (function attributes; the build may target any x86-64).
@@ -67,14 +69,16 @@ QKV_AVX2_HELPER __m256i unpack_nibbles(const uint8_t* qs) {
 }
 // IQ4 levels of 32 nibble indices (a table lookup per byte).
 QKV_AVX2_HELPER __m256i iq4_levels(const uint8_t* qs) {
-  const __m256i table = _mm256_broadcastsi128_si256(load16(reinterpret_cast<const uint8_t*>(detail::kIq4nlValues)));
+  const __m256i table = _mm256_broadcastsi128_si256(load16(reinterpret_cast<const uint8_t*>(kIq4nlValues)));
   return _mm256_shuffle_epi8(table, unpack_nibbles(qs));
 }
 
-// The levels of one 32-element block, in element order (block layouts in vec_dot_ref.cpp).
-QKV_AVX2_HELPER __m256i levels_q4_0(const uint8_t* b) { return _mm256_sub_epi8(unpack_nibbles(b + 2), bytes_of(8)); }
-QKV_AVX2_HELPER __m256i levels_q8_0(const uint8_t* b) { return load32(b + 2); }
-QKV_AVX2_HELPER __m256i levels_iq4_nl(const uint8_t* b) { return iq4_levels(b + 2); }
+// The levels of one 32-element block, in element order (block layouts in quant/blocks.h).
+QKV_AVX2_HELPER __m256i levels_q4_0(const uint8_t* b) {
+  return _mm256_sub_epi8(unpack_nibbles(b + offsetof(block_q4_0, qs)), bytes_of(8));
+}
+QKV_AVX2_HELPER __m256i levels_q8_0(const uint8_t* b) { return load32(b + offsetof(block_q8_0, qs)); }
+QKV_AVX2_HELPER __m256i levels_iq4_nl(const uint8_t* b) { return iq4_levels(b + offsetof(block_iq4_nl, qs)); }
 
 }  // namespace qkv::ops::x86
 

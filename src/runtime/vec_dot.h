@@ -11,10 +11,9 @@
 // (vec_dot_avx2.cpp, vec_dot_avx512.cpp) chosen at run time. Integer parts are exact in all of
 // them; only the order of the float additions differs.
 //
-// Activation block layouts (little-endian, as in ggml-common.h):
-//   Q8_0  d:half, qs:int8[32]                         x = d * q
-//   Q8_1  d:half, s:half, qs:int8[32]                 x = d * q, s = d * sum(q)
-//   Q8_K  d:float, qs:int8[256], bsums:int16[16]      x = d * q, bsums: sums of 16 q
+// The activation blocks are ggml's block_q8_0, block_q8_1 and block_q8_K
+// (quant/blocks.h), as are the weight blocks; which kernels and activation
+// format each weight type has is the traits table's (quant/traits.cpp).
 #pragma once
 
 #include <cstddef>
@@ -81,48 +80,10 @@ std::vector<VecDotVariant> vec_dot_variants(TensorType type);
 // The fastest of them, or nullptr (the reference serves).
 const VecDotVariant* vec_dot_best(TensorType type);
 
-// Per instruction set (vec_dot_avx2.cpp, vec_dot_avx512.cpp): nullptr for a
-// type without a kernel there or a CPU without the instructions (qkv/cpu.h).
-const VecDotVariant* vec_dot_avx2(TensorType type);
-const VecDotVariant* vec_dot_avx512(TensorType type);
-
 // Block fields that the reference and the SIMD kernels both decode.
 namespace detail {
 
 inline float load_half(const uint8_t* p) { return fp16_to_fp32(static_cast<uint16_t>(p[0] | p[1] << 8)); }
-
-// Q4_K / Q5_K: 8 six-bit scales and 8 six-bit mins packed into 12 bytes
-// (ggml's get_scale_min_k4): bytes 0..3 hold scales 0..3, bytes 4..7 mins
-// 0..3, each with 2 spare bits that carry the top bits of scales / mins 4..7,
-// whose low nibbles sit in bytes 8..11.
-inline void k4_scales_mins(const uint8_t* p, uint8_t* scales, uint8_t* mins) {
-  for (int j = 0; j < 4; ++j) {
-    scales[j] = p[j] & 63;
-    mins[j] = p[j + 4] & 63;
-    scales[j + 4] = static_cast<uint8_t>((p[j + 8] & 0xF) | (p[j] >> 6) << 4);
-    mins[j + 4] = static_cast<uint8_t>((p[j + 8] >> 4) | (p[j + 4] >> 6) << 4);
-  }
-}
-
-// Q3_K: 16 six-bit scales in 12 bytes, stored biased by 32: the low nibbles of
-// scales 0..7 then 8..15 share bytes 0..7, the top 2 bits come from bytes 8..11.
-inline void q3_K_scales(const uint8_t* p, int8_t* scales) {
-  for (int j = 0; j < 16; ++j) {
-    const int low = j < 8 ? p[j] & 0xF : p[j - 8] >> 4;
-    const int high = (p[8 + j % 4] >> (2 * (j / 4))) & 3;
-    scales[j] = static_cast<int8_t>((low | high << 4) - 32);
-  }
-}
-
-// IQ4_NL / IQ4_XS: the 16 levels a 4-bit index selects (ggml's kvalues_iq4nl).
-inline constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
-
-// IQ4_XS: the 6-bit scale (biased by 32) of 32-element block ib of a
-// super-block: its low nibble from scales_l, its top 2 bits from scales_h.
-inline int iq4_xs_scale(const uint8_t* block, int ib) {
-  const int scales_h = block[2] | block[3] << 8;
-  return ((block[4 + ib / 2] >> (4 * (ib % 2))) & 0xF) | ((scales_h >> (2 * ib)) & 3) << 4;
-}
 
 }  // namespace detail
 }  // namespace qkv::ops

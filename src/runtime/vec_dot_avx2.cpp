@@ -9,23 +9,19 @@
 // +-127: weights with signed levels go in as |w| with the sign moved onto the
 // activation (_mm256_sign_epi8), and the activation quantizers never emit -128.
 // K-quant sub-block scales ride on the madd instead of a vector of ones.
-#include "runtime/vec_dot.h"
-
-#include "qkv/cpu.h"
+#include "runtime/vec_dot_kernels.h"
 
 #if defined(__x86_64__)
+#include <type_traits>
+
 #include "runtime/simd_x86.h"
-#endif
 
-namespace qkv::ops {
-
-#if defined(__x86_64__)
-namespace {
+namespace qkv::ops::avx2 {
 
 using namespace x86;
 
-constexpr int QK = 32, QK_K = 256;
-constexpr int kQ8_0Bytes = 34, kQ8_1Bytes = 36, kQ8KBytes = 292;
+// The kernels index blocks as bytes, with the sizes and field offsets of
+// ggml's structs (quant/blocks.h); each block's d is its first field.
 
 // Sum of 4 adjacent products of unsigned bytes u (< 129) and signed bytes s, per int32 lane.
 QKV_AVX2 inline __m256i dot_u8_i8(__m256i u, __m256i s) {
@@ -53,10 +49,14 @@ QKV_AVX2 inline __m256i fifth_bits(const uint8_t* p) {
 // ---- 32-element blocks against Q8_0 / Q8_1 --------------------------------------
 
 QKV_AVX2 inline __m256i levels_q5_0(const uint8_t* b) {
-  return _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(b + 6), fifth_bits(b + 2)), bytes_of(16));
+  return _mm256_sub_epi8(
+      _mm256_or_si256(unpack_nibbles(b + offsetof(block_q5_0, qs)), fifth_bits(b + offsetof(block_q5_0, qh))),
+      bytes_of(16));
 }
-QKV_AVX2 inline __m256i levels_q4_1(const uint8_t* b) { return unpack_nibbles(b + 4); }
-QKV_AVX2 inline __m256i levels_q5_1(const uint8_t* b) { return _mm256_or_si256(unpack_nibbles(b + 8), fifth_bits(b + 4)); }
+QKV_AVX2 inline __m256i levels_q4_1(const uint8_t* b) { return unpack_nibbles(b + offsetof(block_q4_1, qs)); }
+QKV_AVX2 inline __m256i levels_q5_1(const uint8_t* b) {
+  return _mm256_or_si256(unpack_nibbles(b + offsetof(block_q5_1, qs)), fifth_bits(b + offsetof(block_q5_1, qh)));
+}
 
 // These kernels and the K-quant ones below take kTokens activation rows at
 // once (a[t] = a + t * stride): each weight block is unpacked once and dotted
@@ -64,17 +64,17 @@ QKV_AVX2 inline __m256i levels_q5_1(const uint8_t* b) { return _mm256_or_si256(u
 // batch gives the same bits as its tokens one by one.
 
 // Signed levels against Q8_0: |w| goes in unsigned, its sign onto the activations.
-template <int kBytes, __m256i (*levels)(const uint8_t*), int kTokens>
+template <typename Block, __m256i (*levels)(const uint8_t*), int kTokens>
 QKV_AVX2 void dot_symmetric_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
   const uint8_t* x = bytes(w);
   __m256 acc[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / QK; ++i, x += kBytes) {
+  for (int64_t i = 0; i < n / QK; ++i, x += sizeof(Block)) {
     const __m256i v = levels(x), magnitude = _mm256_sign_epi8(v, v);
     const float dx = half(x);
     for (int t = 0; t < kTokens; ++t) {
-      const uint8_t* y = bytes(a) + t * stride + i * kQ8_0Bytes;
-      const __m256i sums = dot_u8_i8(magnitude, _mm256_sign_epi8(load32(y + 2), v));
+      const uint8_t* y = bytes(a) + t * stride + i * sizeof(block_q8_0);
+      const __m256i sums = dot_u8_i8(magnitude, _mm256_sign_epi8(load32(y + offsetof(block_q8_0, qs)), v));
       acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * half(y)), _mm256_cvtepi32_ps(sums), acc[t]);
     }
   }
@@ -82,20 +82,20 @@ QKV_AVX2 void dot_symmetric_n(const void* w, const void* a, size_t stride, int64
 }
 
 // Unsigned levels plus an offset m against Q8_1 (see dot_with_min in vec_dot_ref.cpp).
-template <int kBytes, __m256i (*levels)(const uint8_t*), int kTokens>
+template <typename Block, __m256i (*levels)(const uint8_t*), int kTokens>
 QKV_AVX2 void dot_with_min_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
   const uint8_t* x = bytes(w);
   __m256 acc[kTokens];
   float offsets[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps(), offsets[t] = 0;
-  for (int64_t i = 0; i < n / QK; ++i, x += kBytes) {
+  for (int64_t i = 0; i < n / QK; ++i, x += sizeof(Block)) {
     const __m256i v = levels(x);
-    const float dx = half(x), mx = half(x + 2);
+    const float dx = half(x), mx = half(x + offsetof(Block, m));
     for (int t = 0; t < kTokens; ++t) {
-      const uint8_t* y = bytes(a) + t * stride + i * kQ8_1Bytes;
-      const __m256i sums = dot_u8_i8(v, load32(y + 4));
+      const uint8_t* y = bytes(a) + t * stride + i * sizeof(block_q8_1);
+      const __m256i sums = dot_u8_i8(v, load32(y + offsetof(block_q8_1, qs)));
       acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * half(y)), _mm256_cvtepi32_ps(sums), acc[t]);
-      offsets[t] += mx * half(y + 2);
+      offsets[t] += mx * half(y + offsetof(block_q8_1, s));
     }
   }
   for (int t = 0; t < kTokens; ++t) out[t] = hsum(acc[t]) + offsets[t];
@@ -107,18 +107,18 @@ QKV_AVX2 void dot_with_min_n(const void* w, const void* a, size_t stride, int64_
 
 // sum over the 16 sub-blocks of scale[s] * bsums[s], scales as 16 int16.
 QKV_AVX2 inline __m256i scaled_bsums(const uint8_t* q8k, __m256i scales16) {
-  return _mm256_madd_epi16(load32(q8k + 4 + QK_K), scales16);
+  return _mm256_madd_epi16(load32(q8k + offsetof(block_q8_K, bsums)), scales16);
 }
 
 QKV_AVX2 float dot_q2_K(const void* w, const void* a, int64_t n) {
   const uint8_t *x = bytes(w), *y = bytes(a);
   __m256 acc = _mm256_setzero_ps();
   float mins = 0;
-  for (int64_t i = 0; i < n / QK_K; ++i, x += 84, y += kQ8KBytes) {
-    const uint8_t *sc = x, *q8 = y + 4;
+  for (int64_t i = 0; i < n / QK_K; ++i, x += sizeof(block_q2_K), y += sizeof(block_q8_K)) {
+    const uint8_t *sc = x + offsetof(block_q2_K, scales), *q8 = y + offsetof(block_q8_K, qs);
     __m256i isum = _mm256_setzero_si256();
     for (int c = 0; c < 2; ++c) {
-      __m256i q = load32(x + 16 + 32 * c);
+      __m256i q = load32(x + offsetof(block_q2_K, qs) + 32 * c);
       for (int g = 0; g < 4; ++g, q = shr<2>(q)) {
         const int s = 8 * c + 2 * g;  // first of the group's two sub-blocks
         isum = _mm256_add_epi32(isum, dot_scaled(_mm256_and_si256(q, bytes_of(3)), load32(q8 + 16 * s),
@@ -127,8 +127,8 @@ QKV_AVX2 float dot_q2_K(const void* w, const void* a, int64_t n) {
     }
     const __m256i min16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(load16(sc), 4), _mm_set1_epi8(0xF)));
     const float dy = f32(y);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * half(x + 80)), _mm256_cvtepi32_ps(isum), acc);
-    mins += dy * half(x + 82) * static_cast<float>(hsum(scaled_bsums(y, min16)));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * half(x + offsetof(block_q2_K, d))), _mm256_cvtepi32_ps(isum), acc);
+    mins += dy * half(x + offsetof(block_q2_K, dmin)) * static_cast<float>(hsum(scaled_bsums(y, min16)));
   }
   return hsum(acc) - mins;
 }
@@ -138,13 +138,13 @@ QKV_AVX2 float dot_q2_K(const void* w, const void* a, int64_t n) {
 QKV_AVX2 float dot_q3_K(const void* w, const void* a, int64_t n) {
   const uint8_t *x = bytes(w), *y = bytes(a);
   __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / QK_K; ++i, x += 110, y += kQ8KBytes) {
+  for (int64_t i = 0; i < n / QK_K; ++i, x += sizeof(block_q3_K), y += sizeof(block_q8_K)) {
     int8_t scales[16];
-    detail::q3_K_scales(x + 96, scales);
-    const uint8_t* q8 = y + 4;
-    __m256i hbits = load32(x), isum = _mm256_setzero_si256();
+    unpack_scales_q3_K(x + offsetof(block_q3_K, scales), scales);
+    const uint8_t* q8 = y + offsetof(block_q8_K, qs);
+    __m256i hbits = load32(x + offsetof(block_q3_K, hmask)), isum = _mm256_setzero_si256();
     for (int c = 0; c < 2; ++c) {
-      __m256i q = load32(x + 32 + 32 * c);
+      __m256i q = load32(x + offsetof(block_q3_K, qs) + 32 * c);
       for (int g = 0; g < 4; ++g, q = shr<2>(q), hbits = shr<1>(hbits)) {
         const int s = 8 * c + 2 * g;
         const __m256i u = _mm256_or_si256(_mm256_and_si256(q, bytes_of(3)),
@@ -154,7 +154,7 @@ QKV_AVX2 float dot_q3_K(const void* w, const void* a, int64_t n) {
     }
     const __m256i bias = scaled_bsums(y, _mm256_cvtepi8_epi16(load16(reinterpret_cast<const uint8_t*>(scales))));
     isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(bias, 2));
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(half(x + 108) * f32(y)), _mm256_cvtepi32_ps(isum), acc);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(half(x + offsetof(block_q3_K, d)) * f32(y)), _mm256_cvtepi32_ps(isum), acc);
   }
   return hsum(acc);
 }
@@ -163,20 +163,21 @@ QKV_AVX2 float dot_q3_K(const void* w, const void* a, int64_t n) {
 // fifth bits for them are bits 2 j and 2 j + 1 of qh.
 template <bool kFifthBit, int kTokens>
 QKV_AVX2 void dot_q45_K_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
-  constexpr int kBytes = kFifthBit ? 176 : 144, kQs = kFifthBit ? 48 : 16;
+  using Block = std::conditional_t<kFifthBit, block_q5_K, block_q4_K>;
   const uint8_t* x = bytes(w);
   __m256 acc[kTokens];
   float mins[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps(), mins[t] = 0;
-  for (int64_t i = 0; i < n / QK_K; ++i, x += kBytes) {
+  for (int64_t i = 0; i < n / QK_K; ++i, x += sizeof(Block)) {
     uint8_t scales[8], mn[8];
-    detail::k4_scales_mins(x + 4, scales, mn);
+    unpack_scales_mins_k4(x + offsetof(Block, scales), scales, mn);
     const uint8_t* y[kTokens];
     __m256i isum[kTokens];
-    for (int t = 0; t < kTokens; ++t) y[t] = bytes(a) + t * stride + i * kQ8KBytes, isum[t] = _mm256_setzero_si256();
-    __m256i hbits = kFifthBit ? load32(x + 16) : _mm256_setzero_si256();
+    for (int t = 0; t < kTokens; ++t)
+      y[t] = bytes(a) + t * stride + i * sizeof(block_q8_K), isum[t] = _mm256_setzero_si256();
+    __m256i hbits = kFifthBit ? load32(x + offsetof(block_q5_K, qh)) : _mm256_setzero_si256();
     for (int j = 0; j < 4; ++j, hbits = shr<2>(hbits)) {
-      const __m256i q = load32(x + kQs + 32 * j);
+      const __m256i q = load32(x + offsetof(Block, qs) + 32 * j);
       __m256i lo = _mm256_and_si256(q, bytes_of(0xF)), hi = _mm256_and_si256(shr<4>(q), bytes_of(0xF));
       if constexpr (kFifthBit) {
         lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(hbits, bytes_of(1)), 4));
@@ -184,7 +185,7 @@ QKV_AVX2 void dot_q45_K_n(const void* w, const void* a, size_t stride, int64_t n
       }
       const int s = 2 * j;
       for (int t = 0; t < kTokens; ++t) {
-        const uint8_t* q8 = y[t] + 4;
+        const uint8_t* q8 = y[t] + offsetof(block_q8_K, qs);
         isum[t] = _mm256_add_epi32(isum[t], dot_scaled(lo, load32(q8 + 64 * j), scales[s], scales[s]));
         isum[t] = _mm256_add_epi32(isum[t], dot_scaled(hi, load32(q8 + 64 * j + 32), scales[s + 1], scales[s + 1]));
       }
@@ -197,7 +198,7 @@ QKV_AVX2 void dot_q45_K_n(const void* w, const void* a, size_t stride, int64_t n
     for (int t = 0; t < kTokens; ++t) {
       const float dy = f32(y[t]);
       acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(half(x) * dy), _mm256_cvtepi32_ps(isum[t]), acc[t]);
-      mins[t] += half(x + 2) * dy * static_cast<float>(hsum(scaled_bsums(y[t], min16)));
+      mins[t] += half(x + offsetof(Block, dmin)) * dy * static_cast<float>(hsum(scaled_bsums(y[t], min16)));
     }
   }
   for (int t = 0; t < kTokens; ++t) out[t] = hsum(acc[t]) - mins[t];
@@ -210,14 +211,16 @@ QKV_AVX2 void dot_q6_K_n(const void* w, const void* a, size_t stride, int64_t n,
   const uint8_t* x = bytes(w);
   __m256 acc[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / QK_K; ++i, x += 210) {
-    const int8_t* scales = reinterpret_cast<const int8_t*>(x + 192);
+  for (int64_t i = 0; i < n / QK_K; ++i, x += sizeof(block_q6_K)) {
+    const int8_t* scales = reinterpret_cast<const int8_t*>(x + offsetof(block_q6_K, scales));
     const uint8_t* y[kTokens];
     __m256i isum[kTokens];
-    for (int t = 0; t < kTokens; ++t) y[t] = bytes(a) + t * stride + i * kQ8KBytes, isum[t] = _mm256_setzero_si256();
+    for (int t = 0; t < kTokens; ++t)
+      y[t] = bytes(a) + t * stride + i * sizeof(block_q8_K), isum[t] = _mm256_setzero_si256();
     for (int c = 0; c < 2; ++c) {
-      const __m256i ql0 = load32(x + 64 * c), ql1 = load32(x + 64 * c + 32);
-      __m256i qh = load32(x + 128 + 32 * c);
+      const uint8_t* ql = x + offsetof(block_q6_K, ql) + 64 * c;
+      const __m256i ql0 = load32(ql), ql1 = load32(ql + 32);
+      __m256i qh = load32(x + offsetof(block_q6_K, qh) + 32 * c);
       const __m256i nibbles[4] = {_mm256_and_si256(ql0, bytes_of(0xF)), _mm256_and_si256(ql1, bytes_of(0xF)),
                                   _mm256_and_si256(shr<4>(ql0), bytes_of(0xF)),
                                   _mm256_and_si256(shr<4>(ql1), bytes_of(0xF))};
@@ -225,14 +228,16 @@ QKV_AVX2 void dot_q6_K_n(const void* w, const void* a, size_t stride, int64_t n,
         const __m256i u = _mm256_or_si256(nibbles[g], _mm256_slli_epi16(_mm256_and_si256(qh, bytes_of(3)), 4));
         const int s = 8 * c + 2 * g;
         for (int t = 0; t < kTokens; ++t)
-          isum[t] = _mm256_add_epi32(isum[t], dot_scaled(u, load32(y[t] + 4 + 16 * s), scales[s], scales[s + 1]));
+          isum[t] = _mm256_add_epi32(
+              isum[t], dot_scaled(u, load32(y[t] + offsetof(block_q8_K, qs) + 16 * s), scales[s], scales[s + 1]));
       }
     }
-    const __m256i scales16 = _mm256_cvtepi8_epi16(load16(x + 192));
+    const __m256i scales16 = _mm256_cvtepi8_epi16(load16(x + offsetof(block_q6_K, scales)));
     for (int t = 0; t < kTokens; ++t) {
       const __m256i bias = scaled_bsums(y[t], scales16);
       isum[t] = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(bias, 5));
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(half(x + 208) * f32(y[t])), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(half(x + offsetof(block_q6_K, d)) * f32(y[t])), _mm256_cvtepi32_ps(isum[t]),
+                               acc[t]);
     }
   }
   for (int t = 0; t < kTokens; ++t) out[t] = hsum(acc[t]);
@@ -256,13 +261,13 @@ QKV_AVX2 void dot_rows(const void* w, const void* a, size_t stride, int n_tokens
     default: return K<4>::run(w, a, stride, n, out);
   }
 }
-template <int kBytes, __m256i (*levels)(const uint8_t*)>
+template <typename Block, __m256i (*levels)(const uint8_t*)>
 struct Symmetric {
-  template <int kT> struct K { static constexpr auto run = dot_symmetric_n<kBytes, levels, kT>; };
+  template <int kT> struct K { static constexpr auto run = dot_symmetric_n<Block, levels, kT>; };
 };
-template <int kBytes, __m256i (*levels)(const uint8_t*)>
+template <typename Block, __m256i (*levels)(const uint8_t*)>
 struct WithMin {
-  template <int kT> struct K { static constexpr auto run = dot_with_min_n<kBytes, levels, kT>; };
+  template <int kT> struct K { static constexpr auto run = dot_with_min_n<Block, levels, kT>; };
 };
 template <int kT> struct Q4K { static constexpr auto run = dot_q45_K_n<false, kT>; };
 template <int kT> struct Q5K { static constexpr auto run = dot_q45_K_n<true, kT>; };
@@ -273,11 +278,12 @@ template <int kT> struct Q6K { static constexpr auto run = dot_q6_K_n<kT>; };
 QKV_AVX2 float dot_iq4_xs(const void* w, const void* a, int64_t n) {
   const uint8_t *x = bytes(w), *y = bytes(a);
   __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / QK_K; ++i, x += 136, y += kQ8KBytes) {
+  for (int64_t i = 0; i < n / QK_K; ++i, x += sizeof(block_iq4_xs), y += sizeof(block_q8_K)) {
     __m256i isum = _mm256_setzero_si256();
     for (int ib = 0; ib < QK_K / QK; ++ib) {
-      const __m256i v = iq4_levels(x + 8 + 16 * ib), q8 = load32(y + 4 + QK * ib);
-      const int scale = detail::iq4_xs_scale(x, ib) - 32;
+      const __m256i v = iq4_levels(x + offsetof(block_iq4_xs, qs) + 16 * ib);
+      const __m256i q8 = load32(y + offsetof(block_q8_K, qs) + QK * ib);
+      const int scale = iq4_xs_scale(*reinterpret_cast<const block_iq4_xs*>(x), ib) - 32;
       isum = _mm256_add_epi32(isum, dot_scaled(_mm256_sign_epi8(v, v), _mm256_sign_epi8(q8, v), scale, scale));
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(half(x) * f32(y)), _mm256_cvtepi32_ps(isum), acc);
@@ -313,48 +319,32 @@ QKV_AVX2 float dot_float(const void* w, const void* a, int64_t n) {
 }
 
 
-bool cpu_has_avx2() { return cpu().avx2; }
-
+// The variants, one per weight type (vec_dot_kernels.h).
 constexpr int kTokens = 4;
 static_assert(kTokens <= kMaxDotTokens);
 
-const VecDotVariant kKernels[] = {
-    {TensorType::F32, "avx2", dot_float<4, load8_f32, scalar_f32>, nullptr, 1},
-    {TensorType::F16, "avx2", dot_float<2, load8_f16, detail::load_half>, nullptr, 1},
-    {TensorType::BF16, "avx2", dot_float<2, load8_bf16, scalar_bf16>, nullptr, 1},
-    {TensorType::Q4_0, "avx2", dot_one<dot_symmetric_n<18, levels_q4_0, 1>>, dot_rows<Symmetric<18, levels_q4_0>::K>,
-     kTokens},
-    {TensorType::Q4_1, "avx2", dot_one<dot_with_min_n<20, levels_q4_1, 1>>, dot_rows<WithMin<20, levels_q4_1>::K>,
-     kTokens},
-    {TensorType::Q5_0, "avx2", dot_one<dot_symmetric_n<22, levels_q5_0, 1>>, dot_rows<Symmetric<22, levels_q5_0>::K>,
-     kTokens},
-    {TensorType::Q5_1, "avx2", dot_one<dot_with_min_n<24, levels_q5_1, 1>>, dot_rows<WithMin<24, levels_q5_1>::K>,
-     kTokens},
-    {TensorType::Q8_0, "avx2", dot_one<dot_symmetric_n<34, levels_q8_0, 1>>, dot_rows<Symmetric<34, levels_q8_0>::K>,
-     kTokens},
-    {TensorType::IQ4_NL, "avx2", dot_one<dot_symmetric_n<18, levels_iq4_nl, 1>>,
-     dot_rows<Symmetric<18, levels_iq4_nl>::K>, kTokens},
-    {TensorType::Q2_K, "avx2", dot_q2_K, nullptr, 1},
-    {TensorType::Q3_K, "avx2", dot_q3_K, nullptr, 1},
-    {TensorType::Q4_K, "avx2", dot_one<dot_q45_K_n<false, 1>>, dot_rows<Q4K>, kTokens},
-    {TensorType::Q5_K, "avx2", dot_one<dot_q45_K_n<true, 1>>, dot_rows<Q5K>, kTokens},
-    {TensorType::Q6_K, "avx2", dot_one<dot_q6_K_n<1>>, dot_rows<Q6K>, kTokens},
-    {TensorType::IQ4_XS, "avx2", dot_iq4_xs, nullptr, 1},
-};
+const VecDotVariant kF32 = {TensorType::F32, "avx2", dot_float<4, load8_f32, scalar_f32>, nullptr, 1};
+const VecDotVariant kF16 = {TensorType::F16, "avx2", dot_float<2, load8_f16, detail::load_half>, nullptr, 1};
+const VecDotVariant kBF16 = {TensorType::BF16, "avx2", dot_float<2, load8_bf16, scalar_bf16>, nullptr, 1};
+const VecDotVariant kQ4_0 = {TensorType::Q4_0, "avx2", dot_one<dot_symmetric_n<block_q4_0, levels_q4_0, 1>>,
+                             dot_rows<Symmetric<block_q4_0, levels_q4_0>::K>, kTokens};
+const VecDotVariant kQ4_1 = {TensorType::Q4_1, "avx2", dot_one<dot_with_min_n<block_q4_1, levels_q4_1, 1>>,
+                             dot_rows<WithMin<block_q4_1, levels_q4_1>::K>, kTokens};
+const VecDotVariant kQ5_0 = {TensorType::Q5_0, "avx2", dot_one<dot_symmetric_n<block_q5_0, levels_q5_0, 1>>,
+                             dot_rows<Symmetric<block_q5_0, levels_q5_0>::K>, kTokens};
+const VecDotVariant kQ5_1 = {TensorType::Q5_1, "avx2", dot_one<dot_with_min_n<block_q5_1, levels_q5_1, 1>>,
+                             dot_rows<WithMin<block_q5_1, levels_q5_1>::K>, kTokens};
+const VecDotVariant kQ8_0 = {TensorType::Q8_0, "avx2", dot_one<dot_symmetric_n<block_q8_0, levels_q8_0, 1>>,
+                             dot_rows<Symmetric<block_q8_0, levels_q8_0>::K>, kTokens};
+const VecDotVariant kIQ4_NL = {TensorType::IQ4_NL, "avx2", dot_one<dot_symmetric_n<block_iq4_nl, levels_iq4_nl, 1>>,
+                               dot_rows<Symmetric<block_iq4_nl, levels_iq4_nl>::K>, kTokens};
+const VecDotVariant kQ2_K = {TensorType::Q2_K, "avx2", dot_q2_K, nullptr, 1};
+const VecDotVariant kQ3_K = {TensorType::Q3_K, "avx2", dot_q3_K, nullptr, 1};
+const VecDotVariant kQ4_K = {TensorType::Q4_K, "avx2", dot_one<dot_q45_K_n<false, 1>>, dot_rows<Q4K>, kTokens};
+const VecDotVariant kQ5_K = {TensorType::Q5_K, "avx2", dot_one<dot_q45_K_n<true, 1>>, dot_rows<Q5K>, kTokens};
+const VecDotVariant kQ6_K = {TensorType::Q6_K, "avx2", dot_one<dot_q6_K_n<1>>, dot_rows<Q6K>, kTokens};
+const VecDotVariant kIQ4_XS = {TensorType::IQ4_XS, "avx2", dot_iq4_xs, nullptr, 1};
 
-}  // namespace
+}  // namespace qkv::ops::avx2
 
-const VecDotVariant* vec_dot_avx2(TensorType type) {
-  if (!cpu_has_avx2()) return nullptr;
-  for (const auto& k : kKernels)
-    if (k.type == type) return &k;
-  return nullptr;
-}
-
-#else  // not x86-64: the references serve
-
-const VecDotVariant* vec_dot_avx2(TensorType) { return nullptr; }
-
-#endif
-
-}  // namespace qkv::ops
+#endif  // __x86_64__

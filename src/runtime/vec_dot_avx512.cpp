@@ -14,7 +14,7 @@
 // integer total goes into one float, a scalar sequence per row that 16 lanes
 // reproduce; IQ4_XS and the 16-bit floats keep lane accumulators summed at
 // the end. So a token's result is the same bits in a batch as alone.
-#include "runtime/vec_dot.h"
+#include "runtime/vec_dot_kernels.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
 // GCC 12 warns falsely inside its own AVX-512 intrinsic headers (GCC bug 105593).
@@ -22,13 +22,13 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
-#include "qkv/cpu.h"
 #include "qkv/fp16.h"
 
 #if defined(__x86_64__)
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <type_traits>
 #include <utility>
 
 #include "runtime/simd_x86.h"
@@ -37,12 +37,12 @@
 namespace qkv::ops {
 
 #if defined(__x86_64__)
-namespace {
+namespace avx512 {
 
 using namespace x86;
 
-constexpr int QK = 32, QK_K = 256;
-constexpr int kQ8_0Bytes = 34, kQ8KBytes = 292;
+// The kernels index blocks as bytes, with the sizes and field offsets of
+// ggml's structs (quant/blocks.h); each block's d is its first field.
 constexpr int kTokensMax = 8;
 
 // Byte j is 16 where bit j of the little-endian word at p is set, else 0.
@@ -53,7 +53,9 @@ QKV_VNNI inline __m256i fifth_bits(const uint8_t* p) {
 }
 
 QKV_VNNI inline __m256i levels_q5_0(const uint8_t* b) {
-  return _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(b + 6), fifth_bits(b + 2)), bytes_of(16));
+  return _mm256_sub_epi8(
+      _mm256_or_si256(unpack_nibbles(b + offsetof(block_q5_0, qs)), fifth_bits(b + offsetof(block_q5_0, qh))),
+      bytes_of(16));
 }
 
 // Signed levels against Q8_0: vpdpbusd takes |w| unsigned and the sign moves
@@ -62,17 +64,18 @@ QKV_VNNI inline __m256i levels_q5_0(const uint8_t* b) {
 // float once, a scalar sequence per row: the interleaved kernel
 // (repack_avx512.cpp), which holds 16 rows in its lanes, does the same, so
 // both give a row the same bits.
-template <int kBytes, __m256i (*levels)(const uint8_t*), int kTokens>
+template <typename Block, __m256i (*levels)(const uint8_t*), int kTokens>
 QKV_VNNI void dot_symmetric_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
   const uint8_t* x = bytes(w);
   float acc[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = 0.0f;
-  for (int64_t i = 0; i < n / QK; ++i, x += kBytes) {
+  for (int64_t i = 0; i < n / QK; ++i, x += sizeof(Block)) {
     const __m256i v = levels(x), magnitude = _mm256_abs_epi8(v);
     const float dx = half(x);
     for (int t = 0; t < kTokens; ++t) {
-      const uint8_t* y = bytes(a) + t * stride + i * kQ8_0Bytes;
-      const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), magnitude, _mm256_sign_epi8(load32(y + 2), v));
+      const uint8_t* y = bytes(a) + t * stride + i * sizeof(block_q8_0);
+      const __m256i q8 = load32(y + offsetof(block_q8_0, qs));
+      const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), magnitude, _mm256_sign_epi8(q8, v));
       acc[t] = std::fma(dx * half(y), static_cast<float>(hsum(sums)), acc[t]);
     }
   }
@@ -133,21 +136,21 @@ QKV_VNNI inline __m256i sum_chains(const __m256i* c, int n) {
 // lanes, does exactly the same, so both give a row the same bits.
 template <bool kFifthBit, int kTokens>
 QKV_VNNI void dot_q45_K_n(const void* w, const void* a, size_t stride, int64_t n, float* out) {
-  constexpr int kBytes = kFifthBit ? 176 : 144, kQs = kFifthBit ? 48 : 16;
+  using Block = std::conditional_t<kFifthBit, block_q5_K, block_q4_K>;
   const uint8_t* x = bytes(w);
   float acc[kTokens], acc_min[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = acc_min[t] = 0.0f;
-  for (int64_t i = 0; i < n / QK_K; ++i, x += kBytes) {
+  for (int64_t i = 0; i < n / QK_K; ++i, x += sizeof(Block)) {
     uint8_t scales[8], mn[8];
-    detail::k4_scales_mins(x + 4, scales, mn);
-    const uint8_t* y = bytes(a) + i * kQ8KBytes;
+    unpack_scales_mins_k4(x + offsetof(Block, scales), scales, mn);
+    const uint8_t* y = bytes(a) + i * sizeof(block_q8_K);
     constexpr int C = kChains<kTokens>;
     __m256i isum[kTokens][C];
     for (int t = 0; t < kTokens; ++t)
       for (int c = 0; c < C; ++c) isum[t][c] = _mm256_setzero_si256();
-    __m256i hbits = kFifthBit ? load32(x + 16) : _mm256_setzero_si256();
+    __m256i hbits = kFifthBit ? load32(x + offsetof(block_q5_K, qh)) : _mm256_setzero_si256();
     for (int j = 0; j < 4; ++j, hbits = shr<2>(hbits)) {
-      const __m256i q = load32(x + kQs + 32 * j);
+      const __m256i q = load32(x + offsetof(Block, qs) + 32 * j);
       __m256i lo = _mm256_and_si256(q, bytes_of(0xF)), hi = _mm256_and_si256(shr<4>(q), bytes_of(0xF));
       if constexpr (kFifthBit) {
         lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(hbits, bytes_of(1)), 4));
@@ -155,7 +158,7 @@ QKV_VNNI void dot_q45_K_n(const void* w, const void* a, size_t stride, int64_t n
       }
       const __m256i scale_lo = _mm256_set1_epi16(scales[2 * j]), scale_hi = _mm256_set1_epi16(scales[2 * j + 1]);
       for (int t = 0; t < kTokens; ++t) {
-        const uint8_t* q8 = y + t * stride + 4 + 64 * j;
+        const uint8_t* q8 = y + t * stride + offsetof(block_q8_K, qs) + 64 * j;
         __m256i& c0 = isum[t][(2 * j) % C];
         __m256i& c1 = isum[t][(2 * j + 1) % C];
         c0 = _mm256_dpwssd_epi32(c0, _mm256_maddubs_epi16(lo, load32(q8)), scale_lo);
@@ -167,11 +170,11 @@ QKV_VNNI void dot_q45_K_n(const void* w, const void* a, size_t stride, int64_t n
     std::memcpy(&mins8, mn, 8);
     const __m128i m = _mm_cvtsi64_si128(static_cast<long long>(mins8));
     const __m256i min16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));
-    const float d = half(x), dmin = half(x + 2);
+    const float d = half(x), dmin = half(x + offsetof(Block, dmin));
     for (int t = 0; t < kTokens; ++t) {
       const uint8_t* yt = y + t * stride;
       const float dy = f32(yt);
-      const int mins = hsum(_mm256_madd_epi16(load32(yt + 4 + QK_K), min16));
+      const int mins = hsum(_mm256_madd_epi16(load32(yt + offsetof(block_q8_K, bsums)), min16));
       acc[t] = std::fma(d * dy, static_cast<float>(hsum(sum_chains(isum[t], C))), acc[t]);
       acc_min[t] = std::fma(dmin * dy, static_cast<float>(mins), acc_min[t]);
     }
@@ -187,22 +190,23 @@ QKV_VNNI void dot_q6_K_n(const void* w, const void* a, size_t stride, int64_t n,
   const uint8_t* x = bytes(w);
   float acc[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = 0.0f;
-  for (int64_t i = 0; i < n / QK_K; ++i, x += 210) {
-    const uint8_t* y = bytes(a) + i * kQ8KBytes;
+  for (int64_t i = 0; i < n / QK_K; ++i, x += sizeof(block_q6_K)) {
+    const uint8_t* y = bytes(a) + i * sizeof(block_q8_K);
     constexpr int C = kChains<kTokens>;
     __m256i isum[kTokens][C];
-    const __m256i scales16 = _mm256_cvtepi8_epi16(load16(x + 192));
+    const __m256i scales16 = _mm256_cvtepi8_epi16(load16(x + offsetof(block_q6_K, scales)));
     __m256i pairs[8];
     all_pair_scales(scales16, pairs);
     // -32 * sum over 16-element groups of scale * bsum, as the first chain's starting value.
     for (int t = 0; t < kTokens; ++t) {
-      isum[t][0] = _mm256_slli_epi32(
-          _mm256_madd_epi16(load32(y + t * stride + 4 + QK_K), _mm256_sub_epi16(_mm256_setzero_si256(), scales16)), 5);
+      const __m256i bsums = load32(y + t * stride + offsetof(block_q8_K, bsums));
+      isum[t][0] = _mm256_slli_epi32(_mm256_madd_epi16(bsums, _mm256_sub_epi16(_mm256_setzero_si256(), scales16)), 5);
       for (int c = 1; c < C; ++c) isum[t][c] = _mm256_setzero_si256();
     }
     for (int c = 0; c < 2; ++c) {
-      const __m256i ql0 = load32(x + 64 * c), ql1 = load32(x + 64 * c + 32);
-      __m256i qh = load32(x + 128 + 32 * c);
+      const uint8_t* ql = x + offsetof(block_q6_K, ql) + 64 * c;
+      const __m256i ql0 = load32(ql), ql1 = load32(ql + 32);
+      __m256i qh = load32(x + offsetof(block_q6_K, qh) + 32 * c);
       const __m256i nibbles[4] = {_mm256_and_si256(ql0, bytes_of(0xF)), _mm256_and_si256(ql1, bytes_of(0xF)),
                                   _mm256_and_si256(shr<4>(ql0), bytes_of(0xF)),
                                   _mm256_and_si256(shr<4>(ql1), bytes_of(0xF))};
@@ -212,11 +216,12 @@ QKV_VNNI void dot_q6_K_n(const void* w, const void* a, size_t stride, int64_t n,
         const __m256i sc = pairs[s / 2];
         for (int t = 0; t < kTokens; ++t) {
           __m256i& chain = isum[t][(4 * c + g) % C];
-          chain = _mm256_dpwssd_epi32(chain, _mm256_maddubs_epi16(u, load32(y + t * stride + 4 + 16 * s)), sc);
+          const __m256i q8 = load32(y + t * stride + offsetof(block_q8_K, qs) + 16 * s);
+          chain = _mm256_dpwssd_epi32(chain, _mm256_maddubs_epi16(u, q8), sc);
         }
       }
     }
-    const float d = half(x + 208);
+    const float d = half(x + offsetof(block_q6_K, d));
     for (int t = 0; t < kTokens; ++t)
       acc[t] = std::fma(d * f32(y + t * stride), static_cast<float>(hsum(sum_chains(isum[t], C))), acc[t]);
   }
@@ -231,9 +236,9 @@ QKV_VNNI void dot_q2_K_n(const void* w, const void* a, size_t stride, int64_t n,
   const uint8_t* x = bytes(w);
   float acc[kTokens], acc_min[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = acc_min[t] = 0.0f;
-  for (int64_t i = 0; i < n / QK_K; ++i, x += 84) {
-    const uint8_t* sc = x;
-    const uint8_t* y = bytes(a) + i * kQ8KBytes;
+  for (int64_t i = 0; i < n / QK_K; ++i, x += sizeof(block_q2_K)) {
+    const uint8_t* sc = x + offsetof(block_q2_K, scales);
+    const uint8_t* y = bytes(a) + i * sizeof(block_q8_K);
     constexpr int C = kChains<kTokens>;
     __m256i isum[kTokens][C];
     for (int t = 0; t < kTokens; ++t)
@@ -242,22 +247,23 @@ QKV_VNNI void dot_q2_K_n(const void* w, const void* a, size_t stride, int64_t n,
     __m256i pairs[8];
     all_pair_scales(scales16, pairs);
     for (int c = 0; c < 2; ++c) {
-      __m256i q = load32(x + 16 + 32 * c);
+      __m256i q = load32(x + offsetof(block_q2_K, qs) + 32 * c);
       for (int g = 0; g < 4; ++g, q = shr<2>(q)) {
         const int s = 8 * c + 2 * g;  // first of the group's two sub-blocks
         const __m256i u = _mm256_and_si256(q, bytes_of(3));
         for (int t = 0; t < kTokens; ++t) {
           __m256i& chain = isum[t][(4 * c + g) % C];
-          chain = _mm256_dpwssd_epi32(chain, _mm256_maddubs_epi16(u, load32(y + t * stride + 4 + 16 * s)), pairs[s / 2]);
+          const __m256i q8 = load32(y + t * stride + offsetof(block_q8_K, qs) + 16 * s);
+          chain = _mm256_dpwssd_epi32(chain, _mm256_maddubs_epi16(u, q8), pairs[s / 2]);
         }
       }
     }
     const __m256i min16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(load16(sc), 4), _mm_set1_epi8(0xF)));
-    const float d = half(x + 80), dmin = half(x + 82);
+    const float d = half(x + offsetof(block_q2_K, d)), dmin = half(x + offsetof(block_q2_K, dmin));
     for (int t = 0; t < kTokens; ++t) {
       const uint8_t* yt = y + t * stride;
       const float dy = f32(yt);
-      const int mins = hsum(_mm256_madd_epi16(load32(yt + 4 + QK_K), min16));
+      const int mins = hsum(_mm256_madd_epi16(load32(yt + offsetof(block_q8_K, bsums)), min16));
       acc[t] = std::fma(d * dy, static_cast<float>(hsum(sum_chains(isum[t], C))), acc[t]);
       acc_min[t] = std::fma(dmin * dy, static_cast<float>(mins), acc_min[t]);
     }
@@ -273,32 +279,33 @@ QKV_VNNI void dot_q3_K_n(const void* w, const void* a, size_t stride, int64_t n,
   const uint8_t* x = bytes(w);
   float acc[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = 0.0f;
-  for (int64_t i = 0; i < n / QK_K; ++i, x += 110) {
-    const uint8_t* y = bytes(a) + i * kQ8KBytes;
-    const __m256i scales16 = q3_K_scales16(x + 96);
+  for (int64_t i = 0; i < n / QK_K; ++i, x += sizeof(block_q3_K)) {
+    const uint8_t* y = bytes(a) + i * sizeof(block_q8_K);
+    const __m256i scales16 = q3_K_scales16(x + offsetof(block_q3_K, scales));
     __m256i pairs[8];
     all_pair_scales(scales16, pairs);
     constexpr int C = kChains<kTokens>;
     __m256i isum[kTokens][C];
     for (int t = 0; t < kTokens; ++t) {
-      isum[t][0] = _mm256_slli_epi32(
-          _mm256_madd_epi16(load32(y + t * stride + 4 + QK_K), _mm256_sub_epi16(_mm256_setzero_si256(), scales16)), 2);
+      const __m256i bsums = load32(y + t * stride + offsetof(block_q8_K, bsums));
+      isum[t][0] = _mm256_slli_epi32(_mm256_madd_epi16(bsums, _mm256_sub_epi16(_mm256_setzero_si256(), scales16)), 2);
       for (int c = 1; c < C; ++c) isum[t][c] = _mm256_setzero_si256();
     }
-    __m256i hbits = load32(x);
+    __m256i hbits = load32(x + offsetof(block_q3_K, hmask));
     for (int c = 0; c < 2; ++c) {
-      __m256i q = load32(x + 32 + 32 * c);
+      __m256i q = load32(x + offsetof(block_q3_K, qs) + 32 * c);
       for (int g = 0; g < 4; ++g, q = shr<2>(q), hbits = shr<1>(hbits)) {
         const int s = 8 * c + 2 * g;
         const __m256i u = _mm256_or_si256(_mm256_and_si256(q, bytes_of(3)),
                                           _mm256_slli_epi16(_mm256_and_si256(hbits, bytes_of(1)), 2));
         for (int t = 0; t < kTokens; ++t) {
           __m256i& chain = isum[t][(4 * c + g) % C];
-          chain = _mm256_dpwssd_epi32(chain, _mm256_maddubs_epi16(u, load32(y + t * stride + 4 + 16 * s)), pairs[s / 2]);
+          const __m256i q8 = load32(y + t * stride + offsetof(block_q8_K, qs) + 16 * s);
+          chain = _mm256_dpwssd_epi32(chain, _mm256_maddubs_epi16(u, q8), pairs[s / 2]);
         }
       }
     }
-    const float d = half(x + 108);
+    const float d = half(x + offsetof(block_q3_K, d));
     for (int t = 0; t < kTokens; ++t)
       acc[t] = std::fma(d * f32(y + t * stride), static_cast<float>(hsum(sum_chains(isum[t], C))), acc[t]);
   }
@@ -312,19 +319,20 @@ QKV_VNNI void dot_iq4_xs_n(const void* w, const void* a, size_t stride, int64_t 
   const uint8_t* x = bytes(w);
   __m256 acc[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / QK_K; ++i, x += 136) {
-    const uint8_t* y = bytes(a) + i * kQ8KBytes;
+  for (int64_t i = 0; i < n / QK_K; ++i, x += sizeof(block_iq4_xs)) {
+    const uint8_t* y = bytes(a) + i * sizeof(block_q8_K);
     constexpr int C = kChains<kTokens>;
     __m256i isum[kTokens][C];
     for (int t = 0; t < kTokens; ++t)
       for (int c = 0; c < C; ++c) isum[t][c] = _mm256_setzero_si256();
     for (int ib = 0; ib < QK_K / QK; ++ib) {
-      const __m256i v = iq4_levels(x + 8 + 16 * ib);
+      const __m256i v = iq4_levels(x + offsetof(block_iq4_xs, qs) + 16 * ib);
       const __m256i magnitude = _mm256_abs_epi8(v);
-      const __m256i scale = _mm256_set1_epi16(static_cast<short>(detail::iq4_xs_scale(x, ib) - 32));
+      const int ls = iq4_xs_scale(*reinterpret_cast<const block_iq4_xs*>(x), ib);
+      const __m256i scale = _mm256_set1_epi16(static_cast<short>(ls - 32));
       for (int t = 0; t < kTokens; ++t) {
         __m256i& chain = isum[t][ib % C];
-        const __m256i q8 = _mm256_sign_epi8(load32(y + t * stride + 4 + QK * ib), v);
+        const __m256i q8 = _mm256_sign_epi8(load32(y + t * stride + offsetof(block_q8_K, qs) + QK * ib), v);
         chain = _mm256_dpwssd_epi32(chain, _mm256_maddubs_epi16(magnitude, q8), scale);
       }
     }
@@ -465,9 +473,9 @@ QKV_VNNI void dot_rows(const void* w, const void* a, size_t stride, int n_tokens
     default: return K<8>::run(w, a, stride, n, out);
   }
 }
-template <int kBytes, __m256i (*levels)(const uint8_t*)>
+template <typename Block, __m256i (*levels)(const uint8_t*)>
 struct Symmetric {
-  template <int kT> struct K { static constexpr auto run = dot_symmetric_n<kBytes, levels, kT>; };
+  template <int kT> struct K { static constexpr auto run = dot_symmetric_n<Block, levels, kT>; };
 };
 template <int kT> struct Q4K { static constexpr auto run = dot_q45_K_n<false, kT>; };
 template <int kT> struct Q5K { static constexpr auto run = dot_q45_K_n<true, kT>; };
@@ -476,40 +484,29 @@ template <int kT> struct Q2K { static constexpr auto run = dot_q2_K_n<kT>; };
 template <int kT> struct Q3K { static constexpr auto run = dot_q3_K_n<kT>; };
 template <int kT> struct IQ4XS { static constexpr auto run = dot_iq4_xs_n<kT>; };
 
-const VecDotVariant kKernels[] = {
-    {TensorType::Q4_0, "avx512_vnni", dot_one<dot_symmetric_n<18, levels_q4_0, 1>>,
-     dot_rows<Symmetric<18, levels_q4_0>::K>, kTokensMax},
-    {TensorType::Q5_0, "avx512_vnni", dot_one<dot_symmetric_n<22, levels_q5_0, 1>>,
-     dot_rows<Symmetric<22, levels_q5_0>::K>, kTokensMax},
-    {TensorType::Q8_0, "avx512_vnni", dot_one<dot_symmetric_n<34, levels_q8_0, 1>>,
-     dot_rows<Symmetric<34, levels_q8_0>::K>, kTokensMax},
-    {TensorType::IQ4_NL, "avx512_vnni", dot_one<dot_symmetric_n<18, levels_iq4_nl, 1>>,
-     dot_rows<Symmetric<18, levels_iq4_nl>::K>, kTokensMax},
-    {TensorType::Q4_K, "avx512_vnni", dot_one<dot_q45_K_n<false, 1>>, dot_rows<Q4K>, kTokensMax},
-    {TensorType::Q5_K, "avx512_vnni", dot_one<dot_q45_K_n<true, 1>>, dot_rows<Q5K>, kTokensMax},
-    {TensorType::Q6_K, "avx512_vnni", dot_one<dot_q6_K_n<1>>, dot_rows<Q6K>, kTokensMax},
-    {TensorType::Q2_K, "avx512_vnni", dot_one<dot_q2_K_n<1>>, dot_rows<Q2K>, kTokensMax},
-    {TensorType::Q3_K, "avx512_vnni", dot_one<dot_q3_K_n<1>>, dot_rows<Q3K>, kTokensMax},
-    {TensorType::IQ4_XS, "avx512_vnni", dot_one<dot_iq4_xs_n<1>>, dot_rows<IQ4XS>, kTokensMax},
-};
+// The variants of the quantized types (vec_dot_kernels.h); kF16 and kBF16 are above.
+const VecDotVariant kQ4_0 = {TensorType::Q4_0, "avx512_vnni", dot_one<dot_symmetric_n<block_q4_0, levels_q4_0, 1>>,
+                             dot_rows<Symmetric<block_q4_0, levels_q4_0>::K>, kTokensMax};
+const VecDotVariant kQ5_0 = {TensorType::Q5_0, "avx512_vnni", dot_one<dot_symmetric_n<block_q5_0, levels_q5_0, 1>>,
+                             dot_rows<Symmetric<block_q5_0, levels_q5_0>::K>, kTokensMax};
+const VecDotVariant kQ8_0 = {TensorType::Q8_0, "avx512_vnni", dot_one<dot_symmetric_n<block_q8_0, levels_q8_0, 1>>,
+                             dot_rows<Symmetric<block_q8_0, levels_q8_0>::K>, kTokensMax};
+const VecDotVariant kIQ4_NL = {TensorType::IQ4_NL, "avx512_vnni",
+                               dot_one<dot_symmetric_n<block_iq4_nl, levels_iq4_nl, 1>>,
+                               dot_rows<Symmetric<block_iq4_nl, levels_iq4_nl>::K>, kTokensMax};
+const VecDotVariant kQ4_K = {TensorType::Q4_K, "avx512_vnni", dot_one<dot_q45_K_n<false, 1>>, dot_rows<Q4K>,
+                             kTokensMax};
+const VecDotVariant kQ5_K = {TensorType::Q5_K, "avx512_vnni", dot_one<dot_q45_K_n<true, 1>>, dot_rows<Q5K>,
+                             kTokensMax};
+const VecDotVariant kQ6_K = {TensorType::Q6_K, "avx512_vnni", dot_one<dot_q6_K_n<1>>, dot_rows<Q6K>, kTokensMax};
+const VecDotVariant kQ2_K = {TensorType::Q2_K, "avx512_vnni", dot_one<dot_q2_K_n<1>>, dot_rows<Q2K>, kTokensMax};
+const VecDotVariant kQ3_K = {TensorType::Q3_K, "avx512_vnni", dot_one<dot_q3_K_n<1>>, dot_rows<Q3K>, kTokensMax};
+const VecDotVariant kIQ4_XS = {TensorType::IQ4_XS, "avx512_vnni", dot_one<dot_iq4_xs_n<1>>, dot_rows<IQ4XS>,
+                               kTokensMax};
 static_assert(kTokensMax <= kMaxDotTokens);
 
+}  // namespace avx512
 
-}  // namespace
-
-const VecDotVariant* vec_dot_avx512(TensorType type) {
-  if (type == TensorType::F16) return cpu().avx512 ? &kF16 : nullptr;
-  if (type == TensorType::BF16) return cpu().avx512_bf16 ? &kBF16 : nullptr;
-  if (!cpu().avx512_vnni) return nullptr;
-  for (const auto& k : kKernels)
-    if (k.type == type) return &k;
-  return nullptr;
-}
-
-#else
-
-const VecDotVariant* vec_dot_avx512(TensorType) { return nullptr; }
-
-#endif
+#endif  // __x86_64__
 
 }  // namespace qkv::ops

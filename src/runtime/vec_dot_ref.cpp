@@ -2,42 +2,24 @@
 // of each kernel, with the arithmetic of ggml's ggml_vec_dot_<w>_<a>_generic
 // (quants.c): an exact integer sum per block or sub-block, times the scales
 // in float. The SIMD kernels (vec_dot_avx2.cpp, vec_dot_avx512.cpp) must equal these up to the
-// order of float additions. The dispatch is at the end of the file.
+// order of float additions. quant/traits.cpp says which type uses which.
 //
-// Weight block layouts (ggml-common.h), x the dequantized value:
-//   Q4_0   d, qs[16]                      x = d * (q - 8)
-//   Q4_1   d, m, qs[16]                   x = d * q + m
-//   Q5_0   d, qh[4], qs[16]               x = d * (q - 16), fifth bit of element j at bit j of qh
-//   Q5_1   d, m, qh[4], qs[16]            x = d * q + m
-//   Q8_0   d, qs:int8[32]                 x = d * q
-//   IQ4_NL d, qs[16]                      x = d * kIq4nlValues[q]
-//   (nibble j of qs[16] holds element j in its low half and element j + 16 in its high half)
-//   Q2_K   scales[16], qs[64], d, dmin    x = d * (sc & 15) * q - dmin * (sc >> 4), per 16 elements
-//   Q3_K   hmask[32], qs[64], scales[12], d      x = d * scale * (q - 4 * !hbit), per 16
-//   Q4_K   d, dmin, scales[12], qs[128]          x = d * scale * q - dmin * min, per 32
-//   Q5_K   d, dmin, scales[12], qh[32], qs[128]  as Q4_K with a fifth bit
-//   Q6_K   ql[128], qh[64], scales:int8[16], d   x = d * scale * (q - 32), per 16
-//   IQ4_XS d, scales_h:u16, scales_l[4], qs[128] x = d * (ls - 32) * kIq4nlValues[q], per 32
+// The block layouts, and what each level means, are in quant/blocks.h.
 #include <cstring>
+#include <type_traits>
 
-#include "qkv/error.h"
-#include "runtime/vec_dot.h"
+#include "quant/blocks.h"
+#include "runtime/vec_dot_kernels.h"
 
 namespace qkv::ops {
 namespace {
 
 using detail::load_half;
 
-constexpr int QK = 32, QK_K = 256;
-constexpr int kQ8_0Bytes = 34, kQ8_1Bytes = 36, kQ8KBytes = 292;
-
-const uint8_t* bytes(const void* p) { return static_cast<const uint8_t*>(p); }
-int s8(uint8_t b) { return static_cast<int8_t>(b); }
-
 // sum of v[j] * q8[j] over n elements; q8 are the signed activation levels.
-int dot_levels(const int* v, const uint8_t* q8, int n) {
+int dot_levels(const int* v, const int8_t* q8, int n) {
   int sum = 0;
-  for (int j = 0; j < n; ++j) sum += v[j] * s8(q8[j]);
+  for (int j = 0; j < n; ++j) sum += v[j] * q8[j];
   return sum;
 }
 
@@ -61,75 +43,78 @@ void add_offset(int* v, int offset) {
 }
 
 // Symmetric weights against Q8_0: per block (d_w * d_a) * sum of level products.
-template <int kBytes, void (*levels)(const uint8_t*, int*)>
+template <typename Block, void (*levels)(const Block&, int*)>
 float dot_symmetric(const void* w, const void* a, int64_t n) {
-  const uint8_t *x = bytes(w), *y = bytes(a);
+  const auto* x = static_cast<const Block*>(w);
+  const auto* y = static_cast<const block_q8_0*>(a);
   float sumf = 0;
-  for (int64_t i = 0; i < n / QK; ++i, x += kBytes, y += kQ8_0Bytes) {
+  for (int64_t i = 0; i < n / QK; ++i, ++x, ++y) {
     int v[QK];
-    levels(x, v);
-    sumf += (load_half(x) * load_half(y)) * static_cast<float>(dot_levels(v, y + 2, QK));
+    levels(*x, v);
+    sumf += (load_half(x->d) * load_half(y->d)) * static_cast<float>(dot_levels(v, y->qs, QK));
   }
   return sumf;
 }
 
 // Weights with an offset m against Q8_1, whose s = d_a * sum(q_a) turns the
 // offset's contribution into one product per block: sum((d q + m) a) = d d_a sum(q q_a) + m s.
-template <int kBytes, void (*levels)(const uint8_t*, int*)>
+template <typename Block, void (*levels)(const Block&, int*)>
 float dot_with_min(const void* w, const void* a, int64_t n) {
-  const uint8_t *x = bytes(w), *y = bytes(a);
+  const auto* x = static_cast<const Block*>(w);
+  const auto* y = static_cast<const block_q8_1*>(a);
   float sumf = 0;
-  for (int64_t i = 0; i < n / QK; ++i, x += kBytes, y += kQ8_1Bytes) {
+  for (int64_t i = 0; i < n / QK; ++i, ++x, ++y) {
     int v[QK];
-    levels(x, v);
-    sumf += (load_half(x) * load_half(y)) * static_cast<float>(dot_levels(v, y + 4, QK)) +
-            load_half(x + 2) * load_half(y + 2);
+    levels(*x, v);
+    sumf += (load_half(x->d) * load_half(y->d)) * static_cast<float>(dot_levels(v, y->qs, QK)) +
+            load_half(x->m) * load_half(y->s);
   }
   return sumf;
 }
 
-void levels_q4_0(const uint8_t* b, int* v) {
-  unpack_nibbles(b + 2, v);
+void levels_q4_0(const block_q4_0& b, int* v) {
+  unpack_nibbles(b.qs, v);
   add_offset(v, -8);
 }
-void levels_q4_1(const uint8_t* b, int* v) { unpack_nibbles(b + 4, v); }
-void levels_q5_0(const uint8_t* b, int* v) {
-  unpack_nibbles(b + 6, v);
-  add_fifth_bits(b + 2, v);
+void levels_q4_1(const block_q4_1& b, int* v) { unpack_nibbles(b.qs, v); }
+void levels_q5_0(const block_q5_0& b, int* v) {
+  unpack_nibbles(b.qs, v);
+  add_fifth_bits(b.qh, v);
   add_offset(v, -16);
 }
-void levels_q5_1(const uint8_t* b, int* v) {
-  unpack_nibbles(b + 8, v);
-  add_fifth_bits(b + 4, v);
+void levels_q5_1(const block_q5_1& b, int* v) {
+  unpack_nibbles(b.qs, v);
+  add_fifth_bits(b.qh, v);
 }
-void levels_q8_0(const uint8_t* b, int* v) {
-  for (int j = 0; j < QK; ++j) v[j] = s8(b[2 + j]);
+void levels_q8_0(const block_q8_0& b, int* v) {
+  for (int j = 0; j < QK; ++j) v[j] = b.qs[j];
 }
-void levels_iq4_nl(const uint8_t* b, int* v) {
-  unpack_nibbles(b + 2, v);
-  for (int j = 0; j < QK; ++j) v[j] = detail::kIq4nlValues[v[j]];
+void levels_iq4_nl(const block_iq4_nl& b, int* v) {
+  unpack_nibbles(b.qs, v);
+  for (int j = 0; j < QK; ++j) v[j] = kIq4nlValues[v[j]];
 }
 
 // ---- super-blocks of 256 against Q8_K -----------------------------------------
 
-// A Q8_K activation block.
+// A Q8_K activation block, its fields decoded.
 struct Q8K {
   float d;
-  const uint8_t* qs;
+  const int8_t* qs;
   int16_t bsums[QK_K / 16];
-  explicit Q8K(const uint8_t* b) : qs(b + 4) {
-    std::memcpy(&d, b, 4);
-    std::memcpy(bsums, b + 4 + QK_K, sizeof bsums);
+  explicit Q8K(const block_q8_K& b) : qs(b.qs) {
+    std::memcpy(&d, b.d, 4);
+    std::memcpy(bsums, b.bsums, sizeof bsums);
   }
 };
 
 // Q2_K: element 32 g + l (g = 0..7) is bits 2 (g % 4) of qs[32 (g / 4) + l].
 float dot_q2_K(const void* w, const void* a, int64_t n) {
-  const uint8_t *x = bytes(w), *y = bytes(a);
+  const auto* x = static_cast<const block_q2_K*>(w);
+  const auto* y = static_cast<const block_q8_K*>(a);
   float sumf = 0;
-  for (int64_t i = 0; i < n / QK_K; ++i, x += 84, y += kQ8KBytes) {
-    const Q8K q8(y);
-    const uint8_t *sc = x, *qs = x + 16;
+  for (int64_t i = 0; i < n / QK_K; ++i, ++x, ++y) {
+    const Q8K q8(*y);
+    const uint8_t *sc = x->scales, *qs = x->qs;
     int v[QK_K];
     for (int g = 0; g < 8; ++g)
       for (int l = 0; l < 32; ++l) v[32 * g + l] = (qs[32 * (g / 4) + l] >> (2 * (g % 4))) & 3;
@@ -138,7 +123,7 @@ float dot_q2_K(const void* w, const void* a, int64_t n) {
       isum += (sc[s] & 0xF) * dot_levels(v + 16 * s, q8.qs + 16 * s, 16);
       summs += (sc[s] >> 4) * q8.bsums[s];
     }
-    const float dall = q8.d * load_half(x + 80), dmin = q8.d * load_half(x + 82);
+    const float dall = q8.d * load_half(x->d), dmin = q8.d * load_half(x->dmin);
     sumf += dall * static_cast<float>(isum) - dmin * static_cast<float>(summs);
   }
   return sumf;
@@ -147,50 +132,52 @@ float dot_q2_K(const void* w, const void* a, int64_t n) {
 // Q3_K: as Q2_K for the low 2 bits; bit g of hmask[l] is the high bit of
 // element 32 g + l, and a clear high bit subtracts 4.
 float dot_q3_K(const void* w, const void* a, int64_t n) {
-  const uint8_t *x = bytes(w), *y = bytes(a);
+  const auto* x = static_cast<const block_q3_K*>(w);
+  const auto* y = static_cast<const block_q8_K*>(a);
   float sumf = 0;
-  for (int64_t i = 0; i < n / QK_K; ++i, x += 110, y += kQ8KBytes) {
-    const Q8K q8(y);
-    const uint8_t *hmask = x, *qs = x + 32;
+  for (int64_t i = 0; i < n / QK_K; ++i, ++x, ++y) {
+    const Q8K q8(*y);
+    const uint8_t *hmask = x->hmask, *qs = x->qs;
     int8_t scales[16];
-    detail::q3_K_scales(x + 96, scales);
+    unpack_scales_q3_K(x->scales, scales);
     int v[QK_K];
     for (int g = 0; g < 8; ++g)
       for (int l = 0; l < 32; ++l)
         v[32 * g + l] = ((qs[32 * (g / 4) + l] >> (2 * (g % 4))) & 3) - ((hmask[l] >> g) & 1 ? 0 : 4);
     int isum = 0;
     for (int s = 0; s < QK_K / 16; ++s) isum += scales[s] * dot_levels(v + 16 * s, q8.qs + 16 * s, 16);
-    sumf += load_half(x + 108) * q8.d * static_cast<float>(isum);
+    sumf += load_half(x->d) * q8.d * static_cast<float>(isum);
   }
   return sumf;
 }
 
 // Q4_K / Q5_K: 64 elements per 32 bytes of qs, low nibbles first; Q5_K's qh
 // bit 2 j (2 j + 1) of byte l is the fifth bit of element 64 j + l (+ 32).
-template <bool kFifthBit>
+template <typename Block>
 float dot_q45_K(const void* w, const void* a, int64_t n) {
-  constexpr int kBytes = kFifthBit ? 176 : 144, kQs = kFifthBit ? 48 : 16;
-  const uint8_t *x = bytes(w), *y = bytes(a);
+  constexpr bool kFifthBit = std::is_same_v<Block, block_q5_K>;
+  const auto* x = static_cast<const Block*>(w);
+  const auto* y = static_cast<const block_q8_K*>(a);
   float sumf = 0;
-  for (int64_t i = 0; i < n / QK_K; ++i, x += kBytes, y += kQ8KBytes) {
-    const Q8K q8(y);
-    const uint8_t *qs = x + kQs, *qh = x + 16;
+  for (int64_t i = 0; i < n / QK_K; ++i, ++x, ++y) {
+    const Q8K q8(*y);
+    const uint8_t* qs = x->qs;
     uint8_t scales[8], mins[8];
-    detail::k4_scales_mins(x + 4, scales, mins);
+    unpack_scales_mins_k4(x->scales, scales, mins);
     int v[QK_K];
     for (int j = 0; j < 4; ++j)
       for (int l = 0; l < 32; ++l) {
         v[64 * j + l] = qs[32 * j + l] & 0xF;
         v[64 * j + 32 + l] = qs[32 * j + l] >> 4;
-        if (kFifthBit) {
-          v[64 * j + l] += ((qh[l] >> (2 * j)) & 1) << 4;
-          v[64 * j + 32 + l] += ((qh[l] >> (2 * j + 1)) & 1) << 4;
+        if constexpr (kFifthBit) {
+          v[64 * j + l] += ((x->qh[l] >> (2 * j)) & 1) << 4;
+          v[64 * j + 32 + l] += ((x->qh[l] >> (2 * j + 1)) & 1) << 4;
         }
       }
     int isum = 0, summs = 0;
     for (int b = 0; b < 8; ++b) isum += scales[b] * dot_levels(v + 32 * b, q8.qs + 32 * b, 32);
     for (int s = 0; s < QK_K / 16; ++s) summs += mins[s / 2] * q8.bsums[s];
-    sumf += load_half(x) * q8.d * static_cast<float>(isum) - load_half(x + 2) * q8.d * static_cast<float>(summs);
+    sumf += load_half(x->d) * q8.d * static_cast<float>(isum) - load_half(x->dmin) * q8.d * static_cast<float>(summs);
   }
   return sumf;
 }
@@ -199,13 +186,14 @@ float dot_q45_K(const void* w, const void* a, int64_t n) {
 // (g = 0..3) takes the low (g < 2) or high nibble of ql[l + 32 (g % 2)] and
 // bits 2 g, 2 g + 1 of qh[l]; levels are biased by 32.
 float dot_q6_K(const void* w, const void* a, int64_t n) {
-  const uint8_t *x = bytes(w), *y = bytes(a);
+  const auto* x = static_cast<const block_q6_K*>(w);
+  const auto* y = static_cast<const block_q8_K*>(a);
   float sumf = 0;
-  for (int64_t i = 0; i < n / QK_K; ++i, x += 210, y += kQ8KBytes) {
-    const Q8K q8(y);
+  for (int64_t i = 0; i < n / QK_K; ++i, ++x, ++y) {
+    const Q8K q8(*y);
     int v[QK_K];
     for (int c = 0; c < 2; ++c) {
-      const uint8_t *ql = x + 64 * c, *qh = x + 128 + 32 * c;
+      const uint8_t *ql = x->ql + 64 * c, *qh = x->qh + 32 * c;
       for (int g = 0; g < 4; ++g)
         for (int l = 0; l < 32; ++l) {
           const int nibble = g < 2 ? ql[l + 32 * (g % 2)] & 0xF : ql[l + 32 * (g % 2)] >> 4;
@@ -213,8 +201,8 @@ float dot_q6_K(const void* w, const void* a, int64_t n) {
         }
     }
     int isum = 0;
-    for (int s = 0; s < QK_K / 16; ++s) isum += s8(x[192 + s]) * dot_levels(v + 16 * s, q8.qs + 16 * s, 16);
-    sumf += load_half(x + 208) * q8.d * static_cast<float>(isum);
+    for (int s = 0; s < QK_K / 16; ++s) isum += x->scales[s] * dot_levels(v + 16 * s, q8.qs + 16 * s, 16);
+    sumf += load_half(x->d) * q8.d * static_cast<float>(isum);
   }
   return sumf;
 }
@@ -222,16 +210,17 @@ float dot_q6_K(const void* w, const void* a, int64_t n) {
 // IQ4_XS: eight 32-element blocks, each an IQ4_NL block with a 6-bit scale
 // instead of its own d; as in ggml, each block's scale is applied in float.
 float dot_iq4_xs(const void* w, const void* a, int64_t n) {
-  const uint8_t *x = bytes(w), *y = bytes(a);
+  const auto* x = static_cast<const block_iq4_xs*>(w);
+  const auto* y = static_cast<const block_q8_K*>(a);
   float sumf = 0;
-  for (int64_t i = 0; i < n / QK_K; ++i, x += 136, y += kQ8KBytes) {
-    const Q8K q8(y);
-    const float d4d8 = load_half(x) * q8.d;
+  for (int64_t i = 0; i < n / QK_K; ++i, ++x, ++y) {
+    const Q8K q8(*y);
+    const float d4d8 = load_half(x->d) * q8.d;
     for (int ib = 0; ib < QK_K / QK; ++ib) {
       int v[QK];
-      unpack_nibbles(x + 8 + 16 * ib, v);
-      for (int& e : v) e = detail::kIq4nlValues[e];
-      const float dl = d4d8 * static_cast<float>(detail::iq4_xs_scale(x, ib) - 32);
+      unpack_nibbles(x->qs + 16 * ib, v);
+      for (int& e : v) e = kIq4nlValues[e];
+      const float dl = d4d8 * static_cast<float>(iq4_xs_scale(*x, ib) - 32);
       sumf += dl * static_cast<float>(dot_levels(v, q8.qs + QK * ib, QK));
     }
   }
@@ -242,7 +231,7 @@ float dot_iq4_xs(const void* w, const void* a, int64_t n) {
 
 template <float (*to_float)(const uint8_t*), int kBytes>
 float dot_float(const void* w, const void* a, int64_t n) {
-  const uint8_t *x = bytes(w), *y = bytes(a);
+  const auto *x = static_cast<const uint8_t*>(w), *y = static_cast<const uint8_t*>(a);
   double sum = 0;
   for (int64_t i = 0; i < n; ++i) sum += to_float(x + kBytes * i) * to_float(y + kBytes * i);
   return static_cast<float>(sum);
@@ -254,61 +243,25 @@ float f32_at(const uint8_t* p) {
   return f;
 }
 
-struct Reference {
-  TensorType type;
-  VecDotFn fn;
-};
-
-const Reference kReferences[] = {
-    {TensorType::F32, dot_float<f32_at, 4>},
-    {TensorType::F16, dot_float<load_half, 2>},
-    {TensorType::BF16, dot_float<bf16_at, 2>},
-    {TensorType::Q4_0, dot_symmetric<18, levels_q4_0>},
-    {TensorType::Q4_1, dot_with_min<20, levels_q4_1>},
-    {TensorType::Q5_0, dot_symmetric<22, levels_q5_0>},
-    {TensorType::Q5_1, dot_with_min<24, levels_q5_1>},
-    {TensorType::Q8_0, dot_symmetric<34, levels_q8_0>},
-    {TensorType::IQ4_NL, dot_symmetric<18, levels_iq4_nl>},
-    {TensorType::Q2_K, dot_q2_K},
-    {TensorType::Q3_K, dot_q3_K},
-    {TensorType::Q4_K, dot_q45_K<false>},
-    {TensorType::Q5_K, dot_q45_K<true>},
-    {TensorType::Q6_K, dot_q6_K},
-    {TensorType::IQ4_XS, dot_iq4_xs},
-};
-
 }  // namespace
 
-VecDotFn vec_dot_reference(TensorType type) {
-  for (const auto& r : kReferences)
-    if (r.type == type) return r.fn;
-  return nullptr;
-}
+namespace ref {
 
-std::vector<VecDotVariant> vec_dot_variants(TensorType type) {
-  std::vector<VecDotVariant> v;
-  for (const VecDotVariant* f : {vec_dot_avx2(type), vec_dot_avx512(type)})
-    if (f) v.push_back(*f);
-  return v;
-}
+float f32(const void* w, const void* a, int64_t n) { return dot_float<f32_at, 4>(w, a, n); }
+float f16(const void* w, const void* a, int64_t n) { return dot_float<load_half, 2>(w, a, n); }
+float bf16(const void* w, const void* a, int64_t n) { return dot_float<bf16_at, 2>(w, a, n); }
+float q4_0(const void* w, const void* a, int64_t n) { return dot_symmetric<block_q4_0, levels_q4_0>(w, a, n); }
+float q4_1(const void* w, const void* a, int64_t n) { return dot_with_min<block_q4_1, levels_q4_1>(w, a, n); }
+float q5_0(const void* w, const void* a, int64_t n) { return dot_symmetric<block_q5_0, levels_q5_0>(w, a, n); }
+float q5_1(const void* w, const void* a, int64_t n) { return dot_with_min<block_q5_1, levels_q5_1>(w, a, n); }
+float q8_0(const void* w, const void* a, int64_t n) { return dot_symmetric<block_q8_0, levels_q8_0>(w, a, n); }
+float iq4_nl(const void* w, const void* a, int64_t n) { return dot_symmetric<block_iq4_nl, levels_iq4_nl>(w, a, n); }
+float q2_K(const void* w, const void* a, int64_t n) { return dot_q2_K(w, a, n); }
+float q3_K(const void* w, const void* a, int64_t n) { return dot_q3_K(w, a, n); }
+float q4_K(const void* w, const void* a, int64_t n) { return dot_q45_K<block_q4_K>(w, a, n); }
+float q5_K(const void* w, const void* a, int64_t n) { return dot_q45_K<block_q5_K>(w, a, n); }
+float q6_K(const void* w, const void* a, int64_t n) { return dot_q6_K(w, a, n); }
+float iq4_xs(const void* w, const void* a, int64_t n) { return dot_iq4_xs(w, a, n); }
 
-const VecDotVariant* vec_dot_best(TensorType type) {
-  if (const VecDotVariant* f = vec_dot_avx512(type)) return f;
-  return vec_dot_avx2(type);
-}
-
-VecDotFn vec_dot_kernel(TensorType type) {
-  if (const VecDotVariant* f = vec_dot_best(type)) return f->one;
-  return vec_dot_reference(type);
-}
-
-float vec_dot(TensorType type, const void* w, const void* a, int64_t n) {
-  const VecDotFn f = vec_dot_kernel(type);
-  if (!f) throw Error(ErrorKind::Unsupported, "vec_dot: no kernel for " + std::string(type_name(type)));
-  if (n % type_info(type).block_elems != 0)
-    throw Error(ErrorKind::Format, "vec_dot: " + std::to_string(n) + " elements are not whole " +
-                                       std::string(type_name(type)) + " blocks");
-  return f(w, a, n);
-}
-
+}  // namespace ref
 }  // namespace qkv::ops

@@ -5,9 +5,7 @@
 // one-hot and subnormal blocks, extreme values, imatrix weights with zeros.
 // Random blocks of bytes check the dequantizers, NaN and infinite scales
 // included. On a CPU without AVX2 both sides are the reference and the tests
-// pass trivially.
-#include "quant/fast.h"
-
+// pass trivially. The types are the traits table's rows with a fast path.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -18,32 +16,30 @@
 #include <vector>
 
 #include "quant/golden.h"
-#include "quant/ref.h"
+#include "quant/traits.h"
 #include "test_support.h"
 
-namespace qkv::quant {
+namespace qkv {
 namespace {
 
+// A type's kernels and block geometry, as the tests below use them.
 struct Kernels {
-  const char* name;  // as in the golden manifest
-  test::QuantizeRowFn quantize_ref, quantize_fast;
-  test::DequantizeRowFn dequantize_ref, dequantize_fast;
+  std::string name;  // as in the golden manifest
+  QuantizeRowFn quantize_ref, quantize_fast;
+  DequantizeRowFn dequantize_ref, dequantize_fast;
   int block_elems, block_bytes;
 };
 
-// clang-format off
-#define QKV_KERNELS(T, t, elems, bytes)                                                 \
-  Kernels{#T, quantize_row_##t##_ref, quantize_row_##t##_fast, dequantize_row_##t##_ref, \
-          dequantize_row_##t##_fast, elems, bytes}
-// clang-format on
-
-const Kernels kTypes[] = {
-    QKV_KERNELS(Q4_0, q4_0, 32, 18),    QKV_KERNELS(Q4_1, q4_1, 32, 20),     QKV_KERNELS(Q5_0, q5_0, 32, 22),
-    QKV_KERNELS(Q5_1, q5_1, 32, 24),    QKV_KERNELS(Q8_0, q8_0, 32, 34),     QKV_KERNELS(Q2_K, q2_K, 256, 84),
-    QKV_KERNELS(Q3_K, q3_K, 256, 110),  QKV_KERNELS(Q4_K, q4_K, 256, 144),   QKV_KERNELS(Q5_K, q5_K, 256, 176),
-    QKV_KERNELS(Q6_K, q6_K, 256, 210),  QKV_KERNELS(IQ4_NL, iq4_nl, 32, 18), QKV_KERNELS(IQ4_XS, iq4_xs, 256, 136),
-    QKV_KERNELS(TQ1_0, tq1_0, 256, 54), QKV_KERNELS(TQ2_0, tq2_0, 256, 66),  QKV_KERNELS(MXFP4, mxfp4, 32, 17),
-};
+// The block types with a fast path (the plain float types' conversions are
+// their own reference).
+std::vector<Kernels> fast_types() {
+  std::vector<Kernels> v;
+  for (const TypeTraits& t : all_traits())
+    if (t.quantize_fast && t.info().quantized)
+      v.push_back({std::string(t.info().name), t.quantize_ref, t.quantize_fast, t.dequantize_ref, t.dequantize_fast,
+                   static_cast<int>(t.info().block_elems), static_cast<int>(t.info().block_bytes)});
+  return v;
+}
 
 // What gtest prints for a test parameter.
 void PrintTo(const Kernels& k, std::ostream* os) { *os << k.name; }
@@ -218,10 +214,10 @@ TEST_P(FastRandom, DequantizeEqualsReference) {
   }
 }
 
-std::string type_name(const testing::TestParamInfo<Kernels>& info) { return info.param.name; }
+std::string param_name(const testing::TestParamInfo<Kernels>& info) { return info.param.name; }
 
-INSTANTIATE_TEST_SUITE_P(AllTypes, FastGolden, testing::ValuesIn(kTypes), type_name);
-INSTANTIATE_TEST_SUITE_P(AllTypes, FastRandom, testing::ValuesIn(kTypes), type_name);
+INSTANTIATE_TEST_SUITE_P(AllTypes, FastGolden, testing::ValuesIn(fast_types()), param_name);
+INSTANTIATE_TEST_SUITE_P(AllTypes, FastRandom, testing::ValuesIn(fast_types()), param_name);
 
 }  // namespace
-}  // namespace qkv::quant
+}  // namespace qkv

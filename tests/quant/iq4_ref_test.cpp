@@ -1,6 +1,5 @@
-// IQ4_NL and IQ4_XS: the reference quantizers equal ggml's bytes (with and
-// without an imatrix) and dequantizers equal ggml's floats, bit for bit, on
-// every golden case; plus a few properties that need no golden data.
+// IQ4_NL and IQ4_XS: properties of the reference quantizers that need no
+// golden data (golden_test.cpp holds them to ggml's bytes).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,20 +8,9 @@
 
 #include "quant/golden.h"
 #include "quant/ref.h"
-#include "test_support.h"
 
 namespace qkv::quant {
 namespace {
-
-TEST(GoldenQuant, IQ4_NL) {
-  QKV_REQUIRE_SHARED("golden/quant");
-  EXPECT_GT(test::check_golden_type("IQ4_NL", quantize_row_iq4_nl_ref, dequantize_row_iq4_nl_ref, 32, 18), 0);
-}
-
-TEST(GoldenQuant, IQ4_XS) {
-  QKV_REQUIRE_SHARED("golden/quant");
-  EXPECT_GT(test::check_golden_type("IQ4_XS", quantize_row_iq4_xs_ref, dequantize_row_iq4_xs_ref, 256, 136), 0);
-}
 
 struct Iq4 {
   const char* name;

@@ -1,6 +1,5 @@
-// Q2_K, Q3_K, Q4_K, Q5_K and Q6_K: the reference quantizers equal ggml's bytes
-// (with and without an imatrix) and the dequantizers equal ggml's floats, bit
-// for bit, on every golden case; plus a few properties that need no golden data.
+// Q2_K, Q3_K, Q4_K, Q5_K and Q6_K: properties of the reference quantizers
+// that need no golden data (golden_test.cpp holds them to ggml's bytes).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +8,6 @@
 
 #include "quant/golden.h"
 #include "quant/ref.h"
-#include "test_support.h"
 
 namespace qkv::quant {
 namespace {
@@ -29,18 +27,6 @@ const KQuant kTypes[] = {
     {"Q5_K", quantize_row_q5_K_ref, dequantize_row_q5_K_ref, 176, 0.054f},
     {"Q6_K", quantize_row_q6_K_ref, dequantize_row_q6_K_ref, 210, 0.027f},
 };
-
-#define QKV_GOLDEN_QUANT(T, fn, bytes)                                                                         \
-  TEST(GoldenQuant, T) {                                                                                       \
-    QKV_REQUIRE_SHARED("golden/quant");                                                                        \
-    EXPECT_GT(test::check_golden_type(#T, quantize_row_##fn##_ref, dequantize_row_##fn##_ref, 256, bytes), 0); \
-  }
-
-QKV_GOLDEN_QUANT(Q2_K, q2_K, 84)
-QKV_GOLDEN_QUANT(Q3_K, q3_K, 110)
-QKV_GOLDEN_QUANT(Q4_K, q4_K, 144)
-QKV_GOLDEN_QUANT(Q5_K, q5_K, 176)
-QKV_GOLDEN_QUANT(Q6_K, q6_K, 210)
 
 std::vector<float> roundtrip(const KQuant& t, const std::vector<float>& x, const float* imatrix) {
   std::vector<uint8_t> q(x.size() / 256 * t.block_bytes);

@@ -1,6 +1,5 @@
-// Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0: the reference quantizers equal ggml's bytes
-// (with and without an imatrix) and dequantizers equal ggml's floats, bit for
-// bit, on every golden case; plus a few properties that need no golden data.
+// Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0: properties of the reference quantizers
+// that need no golden data (golden_test.cpp holds them to ggml's bytes).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,7 +9,6 @@
 
 #include "quant/golden.h"
 #include "quant/ref.h"
-#include "test_support.h"
 
 namespace qkv::quant {
 namespace {
@@ -31,18 +29,6 @@ const Legacy kTypes[] = {
     {"Q5_1", quantize_row_q5_1_ref, dequantize_row_q5_1_ref, 24, 32, true},
     {"Q8_0", quantize_row_q8_0_ref, dequantize_row_q8_0_ref, 34, 255, false},
 };
-
-#define QKV_GOLDEN_QUANT(T, fn, bytes)                                                                        \
-  TEST(GoldenQuant, T) {                                                                                      \
-    QKV_REQUIRE_SHARED("golden/quant");                                                                       \
-    EXPECT_GT(test::check_golden_type(#T, quantize_row_##fn##_ref, dequantize_row_##fn##_ref, 32, bytes), 0); \
-  }
-
-QKV_GOLDEN_QUANT(Q4_0, q4_0, 18)
-QKV_GOLDEN_QUANT(Q4_1, q4_1, 20)
-QKV_GOLDEN_QUANT(Q5_0, q5_0, 22)
-QKV_GOLDEN_QUANT(Q5_1, q5_1, 24)
-QKV_GOLDEN_QUANT(Q8_0, q8_0, 34)
 
 std::vector<float> roundtrip(const Legacy& t, const std::vector<float>& x, const float* imatrix) {
   std::vector<uint8_t> q(x.size() / 32 * t.block_bytes);

@@ -1,28 +1,15 @@
-// TQ1_0 and TQ2_0: the reference quantizers equal ggml's bytes and the
-// dequantizers equal ggml's floats, bit for bit, on every golden case; plus a
-// few properties that need no golden data.
+// TQ1_0 and TQ2_0: properties of the reference quantizers that need no golden
+// data (golden_test.cpp holds them to ggml's bytes).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <vector>
 
-#include "quant/golden.h"
 #include "quant/ref.h"
-#include "test_support.h"
 
 namespace qkv::quant {
 namespace {
-
-TEST(GoldenQuant, TQ1_0) {
-  QKV_REQUIRE_SHARED("golden/quant");
-  EXPECT_GT(test::check_golden_type("TQ1_0", quantize_row_tq1_0_ref, dequantize_row_tq1_0_ref, 256, 54), 0);
-}
-
-TEST(GoldenQuant, TQ2_0) {
-  QKV_REQUIRE_SHARED("golden/quant");
-  EXPECT_GT(test::check_golden_type("TQ2_0", quantize_row_tq2_0_ref, dequantize_row_tq2_0_ref, 256, 66), 0);
-}
 
 std::vector<float> tq1_roundtrip(const std::vector<float>& x, const float* imatrix = nullptr) {
   std::vector<uint8_t> q(x.size() / 256 * 54);

@@ -1,14 +1,18 @@
 // The quantized dot products of runtime/vec_dot.h: every SIMD kernel against
 // its scalar reference, each reference against "dequantize both sides, dot in
 // double", the activation quantizers' rounding, and matmul's use of them.
+// The types are the traits table's rows with dot products.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <random>
 
 #include "qkv/fp16.h"
 #include "qkv/quant.h"
+#include "quant/blocks.h"
+#include "quant/traits.h"
 #include "runtime/ops.h"
 #include "runtime/repack.h"
 #include "runtime/vec_dot.h"
@@ -18,20 +22,36 @@ namespace {
 
 using TT = TensorType;
 
-const TensorType kTypes[] = {TT::F32,  TT::F16,  TT::BF16, TT::Q4_0, TT::Q4_1, TT::Q5_0, TT::Q5_1,  TT::Q8_0,
-                             TT::IQ4_NL, TT::Q2_K, TT::Q3_K, TT::Q4_K, TT::Q5_K, TT::Q6_K, TT::IQ4_XS};
+// The weight types with dot products, and of them those whose products
+// matmul takes through vec_dot (it dots F32 rows in float).
+std::vector<TensorType> dot_types() {
+  std::vector<TensorType> v;
+  for (const TypeTraits& t : all_traits())
+    if (t.dot_ref) v.push_back(t.type);
+  return v;
+}
+std::vector<TensorType> matmul_dot_types() {
+  std::vector<TensorType> v;
+  for (TensorType t : dot_types())
+    if (act_type_for(t) != ActType::F32) v.push_back(t);
+  return v;
+}
 
-bool is_float(TensorType t) { return t == TT::F32 || t == TT::F16 || t == TT::BF16; }
+bool is_float(TensorType t) { return !type_info(t).quantized; }
 
-// Offsets of the fp16 scale fields in one block; every other byte of a block
-// may hold anything, but random bytes there could make an inf or a NaN.
-std::vector<int> half_fields(TensorType t) {
+// Offsets of the fp16 scale fields in one block (d first, then an offset
+// field where there is one); every other byte of a block may hold anything,
+// but random bytes there could make an inf or a NaN.
+std::vector<size_t> half_fields(TensorType t) {
   switch (t) {
-    case TT::Q4_1: case TT::Q5_1: case TT::Q4_K: case TT::Q5_K: return {0, 2};
-    case TT::Q2_K: return {80, 82};
-    case TT::Q3_K: return {108};
-    case TT::Q6_K: return {208};
-    default: return {0};
+    case TT::Q4_1: return {offsetof(block_q4_1, d), offsetof(block_q4_1, m)};
+    case TT::Q5_1: return {offsetof(block_q5_1, d), offsetof(block_q5_1, m)};
+    case TT::Q4_K: return {offsetof(block_q4_K, d), offsetof(block_q4_K, dmin)};
+    case TT::Q5_K: return {offsetof(block_q5_K, d), offsetof(block_q5_K, dmin)};
+    case TT::Q2_K: return {offsetof(block_q2_K, d), offsetof(block_q2_K, dmin)};
+    case TT::Q3_K: return {offsetof(block_q3_K, d)};
+    case TT::Q6_K: return {offsetof(block_q6_K, d)};
+    default: return {0};  // the other blocks start with their d
   }
 }
 
@@ -54,7 +74,7 @@ std::vector<uint8_t> random_row(TensorType t, int64_t n, std::mt19937& rng, floa
   for (uint8_t& b : row) b = static_cast<uint8_t>(rng());
   const auto& info = type_info(t);
   for (size_t b = 0; b < row.size() / info.block_bytes; ++b)
-    for (int off : half_fields(t)) store_half(&row[b * info.block_bytes + off], scale * u(rng));
+    for (size_t off : half_fields(t)) store_half(&row[b * info.block_bytes + off], scale * u(rng));
   return row;
 }
 
@@ -90,18 +110,21 @@ std::vector<float> dequantized(ActType t, const uint8_t* a, int64_t n) {
       case ActType::F32: std::memcpy(&x[i], a + 4 * i, 4); break;
       case ActType::F16: x[i] = fp16_to_fp32(static_cast<uint16_t>(a[2 * i] | a[2 * i + 1] << 8)); break;
       case ActType::BF16: x[i] = bf16_to_fp32(static_cast<uint16_t>(a[2 * i] | a[2 * i + 1] << 8)); break;
-      case ActType::Q8_0:
+      case ActType::Q8_0: {
+        const auto& b = reinterpret_cast<const block_q8_0*>(a)[i / QK];
+        x[i] = fp16_to_fp32(static_cast<uint16_t>(b.d[0] | b.d[1] << 8)) * b.qs[i % QK];
+        break;
+      }
       case ActType::Q8_1: {
-        const int64_t header = t == ActType::Q8_0 ? 2 : 4, block = header + 32;
-        const uint8_t* b = a + i / 32 * block;
-        x[i] = fp16_to_fp32(static_cast<uint16_t>(b[0] | b[1] << 8)) * static_cast<int8_t>(b[header + i % 32]);
+        const auto& b = reinterpret_cast<const block_q8_1*>(a)[i / QK];
+        x[i] = fp16_to_fp32(static_cast<uint16_t>(b.d[0] | b.d[1] << 8)) * b.qs[i % QK];
         break;
       }
       case ActType::Q8_K: {
-        const uint8_t* b = a + i / 256 * 292;
+        const auto& b = reinterpret_cast<const block_q8_K*>(a)[i / QK_K];
         float d;
-        std::memcpy(&d, b, 4);
-        x[i] = d * static_cast<int8_t>(b[4 + i % 256]);
+        std::memcpy(&d, b.d, 4);
+        x[i] = d * b.qs[i % QK_K];
         break;
       }
       case ActType::None: ADD_FAILURE() << "no activation format"; break;
@@ -127,12 +150,15 @@ DoubleDot double_dot(TensorType t, const std::vector<uint8_t>& w, const std::vec
   const auto af = dequantized(act_type_for(t), a.data(), n);
   const bool offsets = act_type_for(t) == ActType::Q8_1;
   const uint32_t bb = type_info(t).block_bytes;
+  auto half_at = [](const uint8_t* p) { return fp16_to_fp32(static_cast<uint16_t>(p[0] | p[1] << 8)); };
+  // Q4_1 and Q5_1 keep their m at the same offset.
+  static_assert(offsetof(block_q4_1, m) == offsetof(block_q5_1, m));
   DoubleDot r;
   for (int64_t i = 0; i < n; ++i) {
-    const double m = offsets ? fp16_to_fp32(static_cast<uint16_t>(w[i / 32 * bb + 2] | w[i / 32 * bb + 3] << 8)) : 0;
+    const double m = offsets ? half_at(&w[i / QK * bb + offsetof(block_q4_1, m)]) : 0;
     r.dot += (wf[i] - m) * af[i];
     r.magnitude += std::abs(double(wf[i]) * af[i]);
-    if (offsets && i % 32 == 0) r.dot += m * fp16_to_fp32(static_cast<uint16_t>(a[i / 32 * 36 + 2] | a[i / 32 * 36 + 3] << 8));
+    if (offsets && i % QK == 0) r.dot += m * half_at(reinterpret_cast<const block_q8_1*>(a.data())[i / QK].s);
   }
   return r;
 }
@@ -164,11 +190,6 @@ std::vector<int64_t> lengths(TensorType t) {
 
 class VecDot : public testing::TestWithParam<TensorType> {
  protected:
-  void SetUp() override {
-    if (!quant::can_dequantize(GetParam()))
-      GTEST_SKIP() << "no dequantizer for " << type_name(GetParam()) << " yet (src/quant/kquants_ref*.cpp)";
-  }
-
   // Checks one (weight row, activations) pair: every SIMD kernel against the
   // reference within 1e-5 of the magnitude, the reference against the double
   // dot within 1e-4.
@@ -216,7 +237,7 @@ TEST_P(VecDot, ExtremeBlocks) {
   for (uint8_t fill : {0x00, 0xFF, 0x80, 0x7F, 0x88, 0x11}) {
     std::vector<uint8_t> w(row_bytes(t, n), fill);
     for (size_t b = 0; b < w.size() / info.block_bytes; ++b)
-      for (int off : half_fields(t)) store_half(&w[b * info.block_bytes + off], b % 2 ? -1.f : 1.f);
+      for (size_t off : half_fields(t)) store_half(&w[b * info.block_bytes + off], b % 2 ? -1.f : 1.f);
     for (int pattern = 0; pattern < 3; ++pattern) {
       std::vector<float> x(static_cast<size_t>(n));
       for (int64_t i = 0; i < n; ++i) x[i] = pattern == 0 ? 1.f : pattern == 1 ? -1.f : (i % 2 ? 1.f : -1.f);
@@ -225,7 +246,7 @@ TEST_P(VecDot, ExtremeBlocks) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, VecDot, testing::ValuesIn(kTypes),
+INSTANTIATE_TEST_SUITE_P(Types, VecDot, testing::ValuesIn(dot_types()),
                          [](const testing::TestParamInfo<TensorType>& p) { return std::string(type_name(p.param)); });
 
 TEST(VecDotPairing, ActivationFormatsAreGgmls) {
@@ -307,8 +328,7 @@ TEST(QuantizeActivations, Q8_KMapsTheLargestMagnitudeToMinus127) {
 TEST(VecDotRows, EachTokenEqualsItsOwnDot) {
   std::mt19937 rng(7);
   int checked = 0;
-  for (TensorType t : {TT::Q4_0, TT::Q4_1, TT::Q5_0, TT::Q5_1, TT::Q8_0, TT::IQ4_NL, TT::Q2_K, TT::Q3_K, TT::Q4_K,
-                       TT::Q5_K, TT::Q6_K, TT::IQ4_XS, TT::F16, TT::BF16})
+  for (TensorType t : dot_types())
     for (const VecDotVariant& v : vec_dot_variants(t)) {
       if (!v.rows) continue;
       ASSERT_LE(v.max_tokens, kMaxDotTokens) << type_name(t) << " " << v.isa;
@@ -356,8 +376,7 @@ TEST(VecDotRows, EachTokenEqualsItsOwnDot) {
 // the token's quantized activations, bit for bit, for any thread count.
 TEST(MatmulQuantized, EqualsVecDotPerRow) {
   std::mt19937 rng(99);
-  for (TensorType t : {TT::Q4_0, TT::Q8_0, TT::Q4_1, TT::Q5_1, TT::Q2_K, TT::Q3_K, TT::Q6_K, TT::Q4_K, TT::Q5_K,
-                       TT::IQ4_XS, TT::F16, TT::BF16}) {
+  for (TensorType t : matmul_dot_types()) {
     const int64_t rows = 37, cols = 512, T = 11;  // the multi-token kernels take 4 or 8 tokens, then the rest
     const auto data = random_rows(t, rows, cols, rng);
     Weight w;
@@ -387,7 +406,7 @@ namespace {
 TEST(MatmulInterleaved, EqualsVecDotPerRowInAnyBatch) {
   std::mt19937 rng(5);
   int checked = 0;
-  for (TensorType t : {TT::Q4_0, TT::Q8_0, TT::Q2_K, TT::Q3_K, TT::Q4_K, TT::Q5_K, TT::Q6_K}) {
+  for (TensorType t : matmul_dot_types()) {
     const int64_t rows = 2 * kInterleave + 5, cols = type_info(t).block_elems == 256 ? 768 : 320;
     const auto data = random_rows(t, rows, cols, rng);
     Weight w;
