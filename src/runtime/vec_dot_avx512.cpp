@@ -358,7 +358,7 @@ QKV_VNNI void dot_iq4_xs_n(const void* w, const void* a, size_t stride, int64_t 
 #define QKV_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
 #define QKV_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")))
 
-inline constexpr int kFloatTileRows = 4, kFloatTileTokens = 6;
+inline constexpr int kFloatTileRows = 8, kFloatTileTokens = 3;
 
 QKV_AVX512 inline __m512 load16_f16(const uint8_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
