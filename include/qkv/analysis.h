@@ -1,7 +1,8 @@
 // What a model's weights look like and what each quantization type would do
-// to them: per-tensor statistics, the entropy of the 16-bit values beside what
-// the .qkv codecs reach, the error of every standard GGUF type, and the
-// size-versus-error frontier of a choice of one type per tensor.
+// to them (`qkv analyze`): per-tensor statistics, the entropy of the 16-bit
+// values beside what the .qkv codecs reach, the error of every standard GGUF
+// type, per-layer sensitivity, and the model's size-versus-error frontier with
+// llama.cpp's recipes on it. Reports: a terminal table and JSON.
 #pragma once
 
 #include <cstdint>
@@ -133,5 +134,91 @@ struct Frontier {
 };
 // options[t]: tensor t's options (1 to 255 each).
 Frontier compute_frontier(const std::vector<std::vector<Option>>& options, uint64_t steps = 1u << 16);
+
+// ---- the whole model (model.cpp) --------------------------------------------
+
+struct AnalyzeOptions {
+  std::string imatrix_path;          // llama.cpp imatrix (GGUF or legacy .dat); empty: none
+  std::vector<TensorType> types;     // candidate types; empty: every type QKV Core writes but F32
+  uint64_t sample = 1u << 20;        // weights per tensor for the errors (whole rows); 0: every row
+  TensorType sensitivity_type = TensorType::Q3_K;  // the type of the per-layer heat map
+  bool codecs = true;                // run the .qkv codecs (the slowest part)
+  int threads = 0;                   // <= 0: all cores
+  bool progress = true;
+};
+
+struct TensorAnalysis {
+  std::string name;
+  std::string family;  // the name without "blk.N." and ".weight": attn_q, ffn_down, token_embd ...
+  int layer = -1;      // N of "blk.N.", -1 outside the layers
+  std::vector<uint64_t> shape;
+  TensorType type = TensorType::F32;
+  uint64_t params = 0, bytes = 0;
+  bool readable = false;     // its type can be read into floats (else nothing below is measured)
+  bool quantizable = false;  // llama-quantize would quantize it (2-D weights, not norms ...)
+  bool imatrix = false;      // the importance matrix has weights for it
+  uint64_t rows = 0, sampled_rows = 0;
+  Stats stats;
+  Histogram histogram;
+  std::optional<Lossless> lossless;     // for F32, F16 and BF16 tensors
+  std::optional<CodecSize> codec_stored;  // the .qkv codecs on the stored bytes
+  std::vector<QuantError> errors;       // one per candidate type whose block divides the row
+  std::optional<TensorType> sensitivity_type;  // the heat map's type for it (after llama.cpp's row fallback)
+  const QuantError* error_for(TensorType t) const;
+};
+
+struct FamilyHistogram {
+  std::string family;
+  size_t tensors = 0;
+  double min_std = 0, max_std = 0, mean_kurtosis = 0;
+  Histogram histogram;
+};
+
+// A llama.cpp file type applied to the model (with the same rules as `qkv quantize`).
+struct RecipePoint {
+  std::string name;  // Q4_K_M ...
+  uint64_t bytes = 0;
+  double error = 0;                     // the model error measure, below
+  std::vector<TensorType> types;        // per tensor, in the model's order
+  std::optional<size_t> frontier_point; // the best frontier point no larger than this recipe
+};
+
+struct ModelAnalysis {
+  std::string path, arch, imatrix_path;
+  size_t imatrix_matched = 0;  // tensors the imatrix covers
+  uint64_t params = 0, bytes = 0;  // tensor data only (no header)
+  uint64_t sample = 0;
+  int threads = 1;
+  double seconds = 0;
+  std::vector<TensorType> types;   // the candidate types measured
+  TensorType sensitivity_type = TensorType::Q3_K;
+  std::vector<TensorAnalysis> tensors;
+  std::vector<FamilyHistogram> families;
+  // The model error of a choice of types: sum over tensors of params * rel_error,
+  // divided by the model's parameter count (tensors kept as they are add 0).
+  // options[t] are tensor t's candidates: the frontier's Point::choice indexes them.
+  struct Candidate {
+    TensorType type;
+    uint64_t bytes;
+    double error;  // params * rel_error / model params
+  };
+  std::vector<std::vector<Candidate>> options;
+  Frontier frontier;
+  std::vector<RecipePoint> recipes;
+  std::vector<std::string> refused_recipes;  // "Q4_0: <why>": llama-quantize would refuse this model
+  double bits_per_weight(uint64_t b) const { return params ? 8.0 * double(b) / double(params) : 0; }
+};
+
+// Reads a GGUF (or a .qkv holding one) and measures everything above.
+// Throws qkv::Error naming the file for a missing or corrupt model or imatrix.
+ModelAnalysis analyze_model(const std::string& path, const AnalyzeOptions& opts = {});
+
+// The family of a tensor name and its layer ("blk.3.attn_q.weight" -> "attn_q", 3).
+std::string tensor_family(const std::string& name, int* layer);
+
+// ---- reports (report_text.cpp, report_json.cpp) ------------------------------
+
+std::string report_text(const ModelAnalysis& a);
+std::string report_json(const ModelAnalysis& a);
 
 }  // namespace qkv::analysis
