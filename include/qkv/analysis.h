@@ -2,7 +2,8 @@
 // to them (`qkv analyze`): per-tensor statistics, the entropy of the 16-bit
 // values beside what the .qkv codecs reach, the error of every standard GGUF
 // type, per-layer sensitivity, and the model's size-versus-error frontier with
-// llama.cpp's recipes on it. Reports: a terminal table and JSON.
+// llama.cpp's recipes on it. Reports: a terminal table, JSON and one
+// self-contained HTML page with SVG plots.
 #pragma once
 
 #include <cstdint>
@@ -216,9 +217,11 @@ ModelAnalysis analyze_model(const std::string& path, const AnalyzeOptions& opts 
 // The family of a tensor name and its layer ("blk.3.attn_q.weight" -> "attn_q", 3).
 std::string tensor_family(const std::string& name, int* layer);
 
-// ---- reports (report_text.cpp, report_json.cpp) ------------------------------
+// ---- reports (report_text.cpp, report_json.cpp, report_html.cpp) ------------
 
 std::string report_text(const ModelAnalysis& a);
 std::string report_json(const ModelAnalysis& a);
+// One self-contained page (inline SVG and CSS, no script, nothing fetched).
+std::string report_html(const ModelAnalysis& a);
 
 }  // namespace qkv::analysis
