@@ -140,7 +140,9 @@ Frontier compute_frontier(const std::vector<std::vector<Option>>& options, uint6
 
 struct AnalyzeOptions {
   std::string imatrix_path;          // llama.cpp imatrix (GGUF or legacy .dat); empty: none
-  std::vector<TensorType> types;     // candidate types; empty: every type QKV Core writes but F32
+  // The tables' and the frontier's types; empty: every type QKV Core writes but F32.
+  // The recipes' and the heat map's types are measured as well.
+  std::vector<TensorType> types;
   uint64_t sample = 1u << 20;        // weights per tensor for the errors (whole rows); 0: every row
   TensorType sensitivity_type = TensorType::Q3_K;  // the type of the per-layer heat map
   bool codecs = true;                // run the .qkv codecs (the slowest part)
@@ -163,7 +165,7 @@ struct TensorAnalysis {
   Histogram histogram;
   std::optional<Lossless> lossless;     // for F32, F16 and BF16 tensors
   std::optional<CodecSize> codec_stored;  // the .qkv codecs on the stored bytes
-  std::vector<QuantError> errors;       // one per candidate type whose block divides the row
+  std::vector<QuantError> errors;       // per measured type whose block divides the row
   std::optional<TensorType> sensitivity_type;  // the heat map's type for it (after llama.cpp's row fallback)
   const QuantError* error_for(TensorType t) const;
 };
@@ -191,7 +193,7 @@ struct ModelAnalysis {
   uint64_t sample = 0;
   int threads = 1;
   double seconds = 0;
-  std::vector<TensorType> types;   // the candidate types measured
+  std::vector<TensorType> types;   // AnalyzeOptions::types, resolved
   TensorType sensitivity_type = TensorType::Q3_K;
   std::vector<TensorAnalysis> tensors;
   std::vector<FamilyHistogram> families;

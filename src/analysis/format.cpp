@@ -40,6 +40,13 @@ std::string db(double sqnr) {
   return std::isinf(sqnr) ? std::string(sqnr > 0 ? "inf" : "-inf") : strf("%.1f", sqnr);
 }
 
+std::vector<std::string> unmeasured(const ModelAnalysis& a) {
+  std::vector<std::string> out;
+  for (const auto& t : a.tensors)
+    if (t.quantizable && t.params > 0 && (!t.readable || t.stats.nonfinite > 0)) out.push_back(t.name);
+  return out;
+}
+
 std::vector<size_t> recipes_by_size(const ModelAnalysis& a) {
   std::vector<size_t> order(a.recipes.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;

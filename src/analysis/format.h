@@ -18,6 +18,10 @@ std::string sci(double x);                                     // "1.23e-03", "-
 double sqnr_db(double error);
 std::string db(double sqnr);                                   // "23.4", "inf"
 
+// Quantizable tensors whose errors were not measured (NaN or infinite values,
+// or a type QKV Core cannot read): the frontier and the recipes count them as 0.
+std::vector<std::string> unmeasured(const ModelAnalysis& a);
+
 // Recipe indices ordered by size.
 std::vector<size_t> recipes_by_size(const ModelAnalysis& a);
 

@@ -195,7 +195,13 @@ std::string report_html(const ModelAnalysis& a) {
        (a.sample ? strf("at most %llu weights per tensor, whole rows evenly spaced", static_cast<unsigned long long>(a.sample))
                  : std::string("every row")) +
        "</dd>";
-  s += strf("<dt>time</dt><dd>%.2f s on %d threads</dd></dl>\n", a.seconds, a.threads);
+  s += strf("<dt>time</dt><dd>%.2f s on %d threads</dd>", a.seconds, a.threads);
+  if (const auto skipped = unmeasured(a); !skipped.empty()) {
+    s += "<dt>not measured</dt><dd>";
+    for (const auto& n : skipped) s += "<code>" + esc(n) + "</code> ";
+    s += "(NaN/inf values or an unread type: the frontier and the recipes count them as no error)</dd>";
+  }
+  s += "</dl>\n";
   if (a.tensors.empty()) return s + "<p>This file holds no tensors.</p>\n</body></html>\n";
   s += highlights(a);
   s += "<nav><a href=\"#size-error\">size vs error</a><a href=\"#sensitivity\">sensitivity</a><a "

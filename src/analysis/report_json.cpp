@@ -159,6 +159,7 @@ std::string report_json(const ModelAnalysis& a) {
   }
   j["recipes"] = recipes;
   j["refused_recipes"] = a.refused_recipes;
+  j["unmeasured_tensors"] = unmeasured(a);
   return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 

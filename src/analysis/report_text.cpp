@@ -23,6 +23,12 @@ std::string summary(const ModelAnalysis& a) {
                        static_cast<unsigned long long>(a.sample))
                 : std::string("measured on every row; ");
   s += strf("%d threads, %.2f s\n", a.threads, a.seconds);
+  const auto skipped = unmeasured(a);
+  if (!skipped.empty()) {
+    s += "not measured (NaN/inf values or an unread type; counted as no error):";
+    for (const auto& n : skipped) s += " " + n;
+    s += "\n";
+  }
   return s;
 }
 

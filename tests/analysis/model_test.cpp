@@ -240,6 +240,37 @@ TEST(AnalysisModelNames, TensorFamilies) {
   EXPECT_EQ(layer, -1);
 }
 
+TEST(AnalysisModelInput, NonFiniteTensorsAreCountedNotMeasured) {
+  test::TempDir tmp;
+  const auto path = (tmp / "nan.gguf").string();
+  std::vector<float> a(256 * 4, 0.01f), b(256 * 4), norm(256, 1.0f);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = 0.02f * std::sin(float(i));
+  a[5] = NAN;
+  a[9] = INFINITY;
+  gguf::Metadata md;
+  md.set("general.architecture", gguf::Value::string("llama"));
+  md.set("llama.block_count", gguf::Value::u32(1));
+  {
+    gguf::Writer w(path, md, {{"blk.0.attn_norm.weight", {256}, TensorType::F32, 0},
+                              {"blk.0.attn_q.weight", {256, 4}, TensorType::F32, 0},
+                              {"blk.0.ffn_up.weight", {256, 4}, TensorType::F32, 0}});
+    for (const auto* v : {&norm, &a, &b}) w.write_tensor({reinterpret_cast<const uint8_t*>(v->data()), v->size() * 4});
+    w.finish();
+  }
+  AnalyzeOptions o;
+  o.progress = false;
+  const auto r = analyze_model(path, o);
+  ASSERT_EQ(r.tensors.size(), 3u);
+  EXPECT_EQ(r.tensors[1].stats.nonfinite, 2u);
+  EXPECT_EQ(r.tensors[1].stats.count, 256u * 4 - 2);
+  EXPECT_TRUE(r.tensors[1].errors.empty());
+  EXPECT_FALSE(r.tensors[2].errors.empty());
+  const auto j = nlohmann::json::parse(report_json(r));
+  EXPECT_EQ(j["unmeasured_tensors"], nlohmann::json::array({"blk.0.attn_q.weight"}));
+  EXPECT_NE(report_text(r).find("not measured"), std::string::npos);
+  EXPECT_NE(report_html(r).find("not measured"), std::string::npos);
+}
+
 TEST(AnalysisModelInput, BadFilesGiveTypedErrorsNamingThem) {
   test::TempDir tmp;
   auto expect_error = [](const std::function<void()>& fn, ErrorKind kind, const std::string& file) {
