@@ -12,6 +12,7 @@ PACKAGES=(
   libzstd-dev libxxhash-dev libopenblas-dev libpcre2-dev
   python3 python3-numpy python3-torch # test oracles (real torch.save, autograd)
   time                                # /usr/bin/time -v for peak-RSS measurements
+  chromium                            # headless: renders `qkv analyze --html` in tests/analysis
   openmpi-bin libopenmpi-dev          # QKV_MPI: mpirun -np N qkv train (data parallel)
 )
 

@@ -29,5 +29,6 @@ Runner add_compress(CLI::App& app);
 Runner add_decompress(CLI::App& app);
 Runner add_dpo(CLI::App& app);
 Runner add_demo(CLI::App& app);
+Runner add_analyze(CLI::App& app);
 
 }  // namespace qkv::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
       {"repair", add_repair},
       {"convert", add_convert},
       {"quantize", add_quantize},
+      {"analyze", add_analyze},
       {"run", add_run},
       {"chat", add_chat},
       {"perplexity", add_perplexity},
