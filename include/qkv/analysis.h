@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "qkv/codec.h"
+#include "qkv/quant_error.h"
 #include "qkv/types.h"
 
 namespace qkv::analysis {
@@ -83,29 +84,11 @@ Lossless lossless_16bit(std::span<const uint16_t> values, TensorType form, bool 
 
 // ---- quantization error (errors.cpp) ----------------------------------------
 
-// At most `max_elements` weights' worth of whole rows, evenly spread over
-// [0, nrows) (row floor((i + 1/2) * nrows / k) for i < k); every row when
-// max_elements is 0 or covers the tensor. At least one row.
-std::vector<int64_t> sample_rows(int64_t nrows, int64_t n_per_row, uint64_t max_elements);
-
-struct QuantError {
-  TensorType type = TensorType::F16;
-  uint64_t bytes = 0;          // the whole tensor at this type
-  double bits_per_weight = 0;
-  // sum_ij a_j (w_ij - q_ij)^2 / sum_ij a_j w_ij^2 with q = dequantize(quantize(w)),
-  // a_j the importance of column j (1 without an importance matrix).
-  double rel_error = 0;
-  bool imatrix_used = false;   // the quantizer itself was given the importance weights
-  // 10 log10(1 / rel_error); +inf when the round trip is exact.
-  double sqnr_db() const;
-};
-
-// `w`: rows x n_per_row floats making n_mat matrices (3-D expert tensors)
-// one after another; `importance`: n_per_row * n_mat weights, or null. Only
-// `rows` (ascending) are measured; importance weights go to the quantizer when
-// uses_imatrix(t). Throws (Format) when the row is not a whole number of blocks.
-QuantError quant_error(TensorType t, std::span<const float> w, int64_t n_per_row, int64_t n_mat,
-                       const float* importance, std::span<const int64_t> rows, int threads = 1);
+// The round-trip error of each type (sample_rows, QuantError, quant_error)
+// lives in qkv/quant_error.h, shared with the adaptive planner.
+using quant::QuantError;
+using quant::quant_error;
+using quant::sample_rows;
 
 // ---- the size / error frontier (pareto.cpp) -------------------------------
 

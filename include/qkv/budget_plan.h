@@ -9,7 +9,7 @@
 // token (E ||(W - Q(W)) x||^2, with the activations' cross terms dropped), so
 // errors add up across tensors. It is measured by quantizing for real (with
 // the importance weights, as the output will be), on an evenly spaced sample
-// of rows, scaled to all rows.
+// of rows (qkv/quant_error.h), scaled to all rows.
 #pragma once
 
 #include <cstdint>

@@ -14,12 +14,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <functional>
 
 #include "qkv/error.h"
 #include "qkv/parallel.h"
 #include "qkv/quant.h"
+#include "qkv/quant_error.h"
 
 namespace qkv::quant {
 
@@ -34,20 +34,10 @@ std::vector<TensorType> candidate_types(uint64_t n_per_row) {
 
 double predicted_error(TensorType type, const float* w, int64_t rows, int64_t n_per_row, const float* imatrix,
                        int64_t sample_rows, int threads) {
-  const int64_t n = std::min(rows, std::max<int64_t>(sample_rows, 1));
-  std::vector<float> sample(size_t(n * n_per_row)), back(sample.size());
-  for (int64_t i = 0; i < n; ++i)  // evenly spaced rows: deterministic, and they span the layer
-    std::memcpy(&sample[size_t(i * n_per_row)], w + (i * rows / n) * n_per_row, size_t(n_per_row) * sizeof(float));
-  std::vector<uint8_t> q(size_t(row_bytes(type, uint64_t(n_per_row)) * uint64_t(n)));
-  quantize(type, sample.data(), q.data(), n, n_per_row, uses_imatrix(type) ? imatrix : nullptr, threads);
-  dequantize(type, q.data(), back.data(), n, n_per_row, threads);
-  double err = 0;
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < n_per_row; ++j) {
-      const double d = double(sample[size_t(i * n_per_row + j)]) - back[size_t(i * n_per_row + j)];
-      err += (imatrix ? imatrix[j] : 1.0) * d * d;
-    }
-  return err * double(rows) / double(n);
+  const auto sampled = quant::sample_rows(rows, n_per_row, uint64_t(std::max<int64_t>(sample_rows, 1)) * uint64_t(n_per_row));
+  const QuantError e =
+      quant_error(type, {w, size_t(rows * n_per_row)}, n_per_row, 1, imatrix, sampled, threads);
+  return e.abs_error * double(rows) / double(e.measured_rows);
 }
 
 namespace {

@@ -4,12 +4,12 @@
 #include <cmath>
 #include <limits>
 
-#include "qkv/analysis.h"
+#include "qkv/quant_error.h"
 #include "qkv/error.h"
 #include "qkv/parallel.h"
 #include "qkv/quant.h"
 
-namespace qkv::analysis {
+namespace qkv::quant {
 namespace {
 
 // Rows are quantized in groups of at most this many weights, so memory stays
@@ -51,7 +51,7 @@ QuantError quant_error(TensorType t, std::span<const float> w, int64_t n_per_row
   r.type = t;
   r.bytes = rb * static_cast<uint64_t>(nrows);
   r.bits_per_weight = w.empty() ? 0 : 8.0 * static_cast<double>(r.bytes) / static_cast<double>(w.size());
-  r.imatrix_used = importance && quant::uses_imatrix(t);
+  r.imatrix_used = importance && uses_imatrix(t);
 
   std::vector<double> err(rows.size()), norm(rows.size());
   const int64_t group_rows = std::max<int64_t>(1, kGroupElements / n_per_row);
@@ -69,8 +69,8 @@ QuantError quant_error(TensorType t, std::span<const float> w, int64_t n_per_row
     const float* a = importance ? importance + mat * n_per_row : nullptr;
     packed.resize(static_cast<size_t>(rb) * static_cast<size_t>(n));
     back.resize(src.size());
-    quant::quantize(t, src.data(), packed.data(), n, n_per_row, r.imatrix_used ? a : nullptr, threads);
-    quant::dequantize(t, packed.data(), back.data(), n, n_per_row, threads);
+    quantize(t, src.data(), packed.data(), n, n_per_row, r.imatrix_used ? a : nullptr, threads);
+    dequantize(t, packed.data(), back.data(), n, n_per_row, threads);
     parallel_for(n, threads, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
         double se = 0, sn = 0;
@@ -91,7 +91,9 @@ QuantError quant_error(TensorType t, std::span<const float> w, int64_t n_per_row
   double se = 0, sn = 0;  // added in row order: the thread count cannot change them
   for (size_t i = 0; i < rows.size(); ++i) se += err[i], sn += norm[i];
   r.rel_error = sn > 0 ? se / sn : se > 0 ? std::numeric_limits<double>::infinity() : 0.0;
+  r.abs_error = se;
+  r.measured_rows = static_cast<int64_t>(rows.size());
   return r;
 }
 
-}  // namespace qkv::analysis
+}  // namespace qkv::quant
