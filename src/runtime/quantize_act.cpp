@@ -122,8 +122,8 @@ size_t activation_row_bytes(ActType t, int64_t n) {
   const size_t blocks = static_cast<size_t>(n / block_elems(t));
   switch (t) {
     case ActType::F32:
-      return blocks * 4;
     case ActType::F16:
+      return blocks * 4;
     case ActType::BF16:
       return blocks * 2;
     case ActType::Q8_0:
@@ -148,7 +148,10 @@ void quantize_activations(ActType t, const float* x, void* out, int64_t n) {
       std::memcpy(o, x, static_cast<size_t>(n) * sizeof(float));
       return;
     case ActType::F16:
-      fp32_to_fp16_row(x, reinterpret_cast<uint16_t*>(o), static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = fp16_to_fp32(fp32_to_fp16(x[i]));
+        std::memcpy(o + 4 * i, &v, 4);
+      }
       return;
     case ActType::BF16:
       fp32_to_bf16_row(x, reinterpret_cast<uint16_t*>(o), static_cast<size_t>(n));

@@ -27,6 +27,8 @@ namespace qkv::ops {
 
 // Which activation format a weight type's dot product consumes; None: not
 // supported (the caller dequantizes the weights instead).
+// F16: the values rounded to fp16, as llama.cpp rounds F16 products' inputs,
+// but stored widened to float32, so the kernels widen only the weights.
 enum class ActType { None, F32, F16, BF16, Q8_0, Q8_1, Q8_K };
 ActType act_type_for(TensorType weight);
 

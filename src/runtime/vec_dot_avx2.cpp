@@ -302,19 +302,17 @@ inline float scalar_f32(const uint8_t* p) { return f32(p); }
 inline float scalar_bf16(const uint8_t* p) { return bf16_to_fp32(static_cast<uint16_t>(p[0] | p[1] << 8)); }
 
 // Four independent accumulators hide the FMA latency; the tail (n not a
-// multiple of 32) is summed in scalar code.
-template <int kBytes, __m256 (*load8)(const uint8_t*), float (*scalar)(const uint8_t*)>
+// multiple of 32) is summed in scalar code. Weights of kW bytes, activations of kA.
+template <int kW, __m256 (*w8)(const uint8_t*), float (*w1)(const uint8_t*), int kA, __m256 (*a8)(const uint8_t*),
+          float (*a1)(const uint8_t*)>
 QKV_AVX2 float dot_float(const void* w, const void* a, int64_t n) {
   const uint8_t *x = bytes(w), *y = bytes(a);
   __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   int64_t i = 0;
   for (; i + 32 <= n; i += 32)
-    for (int k = 0; k < 4; ++k) {
-      const int64_t at = kBytes * (i + 8 * k);
-      acc[k] = _mm256_fmadd_ps(load8(x + at), load8(y + at), acc[k]);
-    }
+    for (int k = 0; k < 4; ++k) acc[k] = _mm256_fmadd_ps(w8(x + kW * (i + 8 * k)), a8(y + kA * (i + 8 * k)), acc[k]);
   float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-  for (; i < n; ++i) sum += scalar(x + kBytes * i) * scalar(y + kBytes * i);
+  for (; i < n; ++i) sum += w1(x + kW * i) * a1(y + kA * i);
   return sum;
 }
 
@@ -323,9 +321,12 @@ QKV_AVX2 float dot_float(const void* w, const void* a, int64_t n) {
 constexpr int kTokens = 4;
 static_assert(kTokens <= kMaxDotTokens);
 
-const VecDotVariant kF32 = {TensorType::F32, "avx2", dot_float<4, load8_f32, scalar_f32>, nullptr, 1};
-const VecDotVariant kF16 = {TensorType::F16, "avx2", dot_float<2, load8_f16, detail::load_half>, nullptr, 1};
-const VecDotVariant kBF16 = {TensorType::BF16, "avx2", dot_float<2, load8_bf16, scalar_bf16>, nullptr, 1};
+const VecDotVariant kF32 = {TensorType::F32, "avx2", dot_float<4, load8_f32, scalar_f32, 4, load8_f32, scalar_f32>,
+                            nullptr, 1};
+const VecDotVariant kF16 = {TensorType::F16, "avx2",
+                            dot_float<2, load8_f16, detail::load_half, 4, load8_f32, scalar_f32>, nullptr, 1};
+const VecDotVariant kBF16 = {TensorType::BF16, "avx2", dot_float<2, load8_bf16, scalar_bf16, 2, load8_bf16, scalar_bf16>,
+                             nullptr, 1};
 const VecDotVariant kQ4_0 = {TensorType::Q4_0, "avx2", dot_one<dot_symmetric_n<block_q4_0, levels_q4_0, 1>>,
                              dot_rows<Symmetric<block_q4_0, levels_q4_0>::K>, kTokens};
 const VecDotVariant kQ4_1 = {TensorType::Q4_1, "avx2", dot_one<dot_with_min_n<block_q4_1, levels_q4_1, 1>>,

@@ -350,8 +350,8 @@ QKV_VNNI void dot_iq4_xs_n(const void* w, const void* a, size_t stride, int64_t 
 // activation vector kRows, so a tile of 8 x 3 does 24 FMAs per 11 loads.
 // Every (row, token) has one accumulator of 16 lanes, summed at the end, and
 // the tail past the last whole vector is added in scalar code: so the bits of
-// an output do not depend on the tile it was computed in. fp16 is widened
-// exactly (vcvtph2ps); bf16 pairs go through vdpbf16ps, whose products are
+// an output do not depend on the tile it was computed in. fp16 weights are
+// widened exactly (vcvtph2ps; the activations come widened); bf16 pairs go through vdpbf16ps, whose products are
 // exact and whose adds round to nearest (with denormals flushed, as
 // llama.cpp's BF16 path on these CPUs does).
 
@@ -378,16 +378,17 @@ QKV_AVX512 void dot_f16_tile(const void* w, size_t w_stride, const void* a, size
   for (; i + 16 <= n; i += 16) {
     __m512 wv[kRows];
     for (int r = 0; r < kRows; ++r) wv[r] = load16_f16(bytes(w) + r * w_stride + 2 * i);
-    for (int t = 0; t < kTokens; ++t) {
-      const __m512 av = load16_f16(bytes(a) + t * stride + 2 * i);
+    for (int t = 0; t < kTokens; ++t) {  // activations: fp16 values already widened (ActType::F16)
+      const __m512 av = _mm512_loadu_ps(bytes(a) + t * stride + 4 * i);
       for (int r = 0; r < kRows; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], av, acc[r][t]);
     }
   }
   for (int r = 0; r < kRows; ++r)
     for (int t = 0; t < kTokens; ++t) {
-      const uint8_t *x = bytes(w) + r * w_stride, *v = bytes(a) + t * stride;
+      const uint8_t* x = bytes(w) + r * w_stride;
+      const float* v = reinterpret_cast<const float*>(bytes(a) + t * stride);
       float sum = _mm512_reduce_add_ps(acc[r][t]);
-      for (int64_t k = i; k < n; ++k) sum += detail::load_half(x + 2 * k) * detail::load_half(v + 2 * k);
+      for (int64_t k = i; k < n; ++k) sum += detail::load_half(x + 2 * k) * v[k];
       y[t * ldy + r] = sum;
     }
 }

@@ -229,11 +229,12 @@ float dot_iq4_xs(const void* w, const void* a, int64_t n) {
 
 // ---- 16- and 32-bit floats: float products summed in double, as ggml's generic code --
 
-template <float (*to_float)(const uint8_t*), int kBytes>
+// Weights of kW bytes read by w_at, activations of kA bytes read by a_at.
+template <float (*w_at)(const uint8_t*), int kW, float (*a_at)(const uint8_t*), int kA>
 float dot_float(const void* w, const void* a, int64_t n) {
   const auto *x = static_cast<const uint8_t*>(w), *y = static_cast<const uint8_t*>(a);
   double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += to_float(x + kBytes * i) * to_float(y + kBytes * i);
+  for (int64_t i = 0; i < n; ++i) sum += w_at(x + kW * i) * a_at(y + kA * i);
   return static_cast<float>(sum);
 }
 float bf16_at(const uint8_t* p) { return bf16_to_fp32(static_cast<uint16_t>(p[0] | p[1] << 8)); }
@@ -247,9 +248,9 @@ float f32_at(const uint8_t* p) {
 
 namespace ref {
 
-float f32(const void* w, const void* a, int64_t n) { return dot_float<f32_at, 4>(w, a, n); }
-float f16(const void* w, const void* a, int64_t n) { return dot_float<load_half, 2>(w, a, n); }
-float bf16(const void* w, const void* a, int64_t n) { return dot_float<bf16_at, 2>(w, a, n); }
+float f32(const void* w, const void* a, int64_t n) { return dot_float<f32_at, 4, f32_at, 4>(w, a, n); }
+float f16(const void* w, const void* a, int64_t n) { return dot_float<load_half, 2, f32_at, 4>(w, a, n); }
+float bf16(const void* w, const void* a, int64_t n) { return dot_float<bf16_at, 2, bf16_at, 2>(w, a, n); }
 float q4_0(const void* w, const void* a, int64_t n) { return dot_symmetric<block_q4_0, levels_q4_0>(w, a, n); }
 float q4_1(const void* w, const void* a, int64_t n) { return dot_with_min<block_q4_1, levels_q4_1>(w, a, n); }
 float q5_0(const void* w, const void* a, int64_t n) { return dot_symmetric<block_q5_0, levels_q5_0>(w, a, n); }

@@ -107,8 +107,8 @@ std::vector<float> dequantized(ActType t, const uint8_t* a, int64_t n) {
   std::vector<float> x(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     switch (t) {
-      case ActType::F32: std::memcpy(&x[i], a + 4 * i, 4); break;
-      case ActType::F16: x[i] = fp16_to_fp32(static_cast<uint16_t>(a[2 * i] | a[2 * i + 1] << 8)); break;
+      case ActType::F32:
+      case ActType::F16: std::memcpy(&x[i], a + 4 * i, 4); break;  // F16: fp16 values, widened
       case ActType::BF16: x[i] = bf16_to_fp32(static_cast<uint16_t>(a[2 * i] | a[2 * i + 1] << 8)); break;
       case ActType::Q8_0: {
         const auto& b = reinterpret_cast<const block_q8_0*>(a)[i / QK];
@@ -264,7 +264,15 @@ TEST(VecDotPairing, ActivationFormatsAreGgmls) {
   EXPECT_EQ(activation_row_bytes(ActType::Q8_0, 64), 2u * 34);
   EXPECT_EQ(activation_row_bytes(ActType::Q8_1, 64), 2u * 36);
   EXPECT_EQ(activation_row_bytes(ActType::Q8_K, 512), 2u * 292);
-  EXPECT_EQ(activation_row_bytes(ActType::F16, 5), 10u);
+  EXPECT_EQ(activation_row_bytes(ActType::F16, 5), 20u);  // fp16 values widened to float32
+  // ... rounded to fp16 exactly as fp32_to_fp16 rounds them.
+  const std::vector<float> x = {1.0f / 3, 65519.0f, -2.5e-8f, 1e-3f};
+  const auto a = quantized(ActType::F16, x);
+  for (size_t i = 0; i < x.size(); ++i) {
+    float v;
+    std::memcpy(&v, &a[4 * i], 4);
+    EXPECT_EQ(v, fp16_to_fp32(fp32_to_fp16(x[i]))) << i;
+  }
 }
 
 // llama.cpp's x86 quantizer: id = 127 / amax and ties to even, where ggml's
