@@ -95,18 +95,24 @@ void matmul(const Weight& w, MatmulInput& in, float* y, int threads) {
       if (first == rows) return;
     }
     parallel_for(rows - first, threads_for((rows - first) * cols * T, threads), [&](int64_t begin, int64_t end) {
-      // A tile of rows stays in L1 while every token passes over it.
-      for (int64_t r0 = first + begin; r0 < first + end; r0 += kTile) {
-        const int64_t r1 = std::min(r0 + kTile, first + end);
-        if (best && best->tile) {  // register tiles of rows x tokens
+      if (best && best->tile) {  // register tiles of rows x tokens
+        // A block of rows stays in L2 while every token passes over it, and
+        // each tile's tokens stay in L1 across the block's row tiles.
+        constexpr int64_t kBlock = 64;
+        for (int64_t r0 = first + begin; r0 < first + end; r0 += kBlock) {
+          const int64_t r1 = std::min(r0 + kBlock, first + end);
           for (int64_t t = 0; t < T; t += best->tile_tokens) {
             const int nt = static_cast<int>(std::min<int64_t>(best->tile_tokens, T - t));
             for (int64_t r = r0; r < r1; r += best->tile_rows)
               best->tile(w.data + r * rs, rs, acts + t * ab, ab, static_cast<int>(std::min<int64_t>(best->tile_rows, r1 - r)),
                          nt, cols, y + t * rows + r, static_cast<size_t>(rows));
           }
-          continue;
         }
+        return;
+      }
+      // A tile of rows stays in L1 while every token passes over it.
+      for (int64_t r0 = first + begin; r0 < first + end; r0 += kTile) {
+        const int64_t r1 = std::min(r0 + kTile, first + end);
         if (dot_rows) {  // up to `step` tokens per pass over a row
           float out[kMaxDotTokens];
           for (int64_t t = 0; t < T; t += step) {
