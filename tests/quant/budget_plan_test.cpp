@@ -59,9 +59,11 @@ TEST(BudgetPlan, AllocationAgainstBruteForce) {
     double err = 0;
     for (size_t i = 0; i < tensors.size(); ++i) used += tensors[i].frontier[pick[i]].bytes, err += tensors[i].frontier[pick[i]].error;
     ASSERT_LE(used, budget);
-    for (size_t i = 0; i < tensors.size(); ++i)
-      if (pick[i] > 0)
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      if (pick[i] > 0) {
         EXPECT_GT(used - tensors[i].frontier[pick[i]].bytes + tensors[i].frontier[pick[i] - 1].bytes, budget);
+      }
+    }
     double best = INFINITY;  // brute force over 4^5 plans within budget - max_step
     for (int code = 0; code < 1024; ++code) {
       uint64_t b = 0;
