@@ -2,7 +2,6 @@
 // matrix product, adds the squares of the product's input columns to that
 // matrix's sums (what llama-imatrix's eval callback does in ggml's graph).
 #include <cmath>
-#include <mutex>
 
 #include "qkv/error.h"
 #include "qkv/imatrix.h"
@@ -66,15 +65,6 @@ class ImatrixBackend final : public ops::Backend {
   const char* last_name_ = nullptr;
 };
 
-// -log p(next) of one row of logits, in double.
-double nll(const float* logits, size_t n, int32_t next) {
-  double mx = logits[0];
-  for (size_t i = 1; i < n; ++i) mx = std::max(mx, double(logits[i]));
-  double sum = 0;
-  for (size_t i = 0; i < n; ++i) sum += std::exp(logits[i] - mx);
-  return mx + std::log(sum) - logits[next];
-}
-
 }  // namespace
 
 quant::ImatrixSums collect_imatrix(std::shared_ptr<const Model> model, const std::vector<int32_t>& tokens,
@@ -101,7 +91,7 @@ quant::ImatrixSums collect_imatrix(std::shared_ptr<const Model> model, const std
     s.clear();
     const auto logits = s.decode(window, o.perplexity);
     if (o.perplexity)  // as llama-perplexity: position j predicts token j + 1, over the second half
-      for (int j = n_ctx / 2; j < n_ctx - 1; ++j, ++scored) nll_sum += nll(&logits[size_t(j) * V], V, window[j + 1]);
+      for (int j = n_ctx / 2; j < n_ctx - 1; ++j, ++scored) nll_sum += ops::log_sum_exp(&logits[size_t(j) * V], int64_t(V)) - logits[size_t(j) * V + size_t(window[j + 1])];
     sums.chunks = uint32_t(c + 1);
     if (o.on_chunk) o.on_chunk(c + 1, n_chunks, scored ? std::exp(nll_sum / double(scored)) : 0.0);
   }

@@ -173,6 +173,13 @@ void softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
+double log_sum_exp(const float* x, int64_t n) {
+  double mx = x[0], sum = 0;
+  for (int64_t i = 1; i < n; ++i) mx = std::max(mx, double(x[i]));
+  for (int64_t i = 0; i < n; ++i) sum += std::exp(x[i] - mx);
+  return mx + std::log(sum);
+}
+
 float silu(float x) { return x / (1.0f + std::exp(-x)); }
 
 float gelu(float x) {

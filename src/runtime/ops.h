@@ -54,6 +54,8 @@ void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* 
 void layer_norm(const float* x, const float* weight, const float* bias, int64_t n, float eps, float* out);
 // In place, over n values: max-subtracted, accumulated in double for stability.
 void softmax(float* x, int64_t n);
+// log(sum_i exp(x_i)) over n >= 1 values, max-subtracted, in double: log p(i) = x_i - log_sum_exp.
+double log_sum_exp(const float* x, int64_t n);
 float silu(float x);
 float gelu(float x);  // tanh approximation, as GPT-2 and ggml use
 

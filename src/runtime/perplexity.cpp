@@ -4,17 +4,14 @@
 
 #include "qkv/error.h"
 #include "qkv/session.h"
+#include "runtime/ops.h"
 
 namespace qkv {
 namespace {
 
 // log softmax of one row, in double.
 void log_softmax(const float* logits, size_t n, std::vector<double>& out) {
-  double mx = logits[0];
-  for (size_t i = 1; i < n; ++i) mx = std::max(mx, double(logits[i]));
-  double sum = 0;
-  for (size_t i = 0; i < n; ++i) sum += std::exp(logits[i] - mx);
-  const double lse = mx + std::log(sum);
+  const double lse = ops::log_sum_exp(logits, int64_t(n));
   out.resize(n);
   for (size_t i = 0; i < n; ++i) out[i] = logits[i] - lse;
 }

@@ -6,15 +6,13 @@
 
 #include "qkv/error.h"
 #include "qkv/session.h"
+#include "runtime/ops.h"
 
 namespace qkv {
 namespace {
 
-void log_softmax(const float* x, size_t n, float* out) {
-  double mx = x[0], sum = 0;
-  for (size_t i = 1; i < n; ++i) mx = std::max(mx, double(x[i]));
-  for (size_t i = 0; i < n; ++i) sum += std::exp(x[i] - mx);
-  const double lse = mx + std::log(sum);
+void log_softmax(const float* x, size_t n, float* out) {  // kept in float: a window's rows are many
+  const double lse = ops::log_sum_exp(x, int64_t(n));
   for (size_t i = 0; i < n; ++i) out[i] = float(x[i] - lse);
 }
 
