@@ -61,9 +61,14 @@ std::vector<TensorType> candidate_types(uint64_t n_per_row);
 double predicted_error(TensorType type, const float* w, int64_t rows, int64_t n_per_row, const float* imatrix,
                        int64_t sample_rows, int threads);
 
-// Every candidate of every tensor of `f` that `quantizable` marks, measured
-// and reduced to its frontier; `progress` (may be null) gets each tensor's bytes.
-std::vector<TensorOptions> measure_tensors(const gguf::File& f, const std::vector<bool>& quantizable,
+// Tensor `index`'s values as float32, as they will be quantized (the pipeline
+// reads them from any source, after its transforms).
+using TensorReader = std::function<void(size_t index, std::vector<float>& out)>;
+
+// Every candidate of every tensor that `quantizable` marks, measured and
+// reduced to its frontier; `progress` (may be null) gets each tensor's bytes.
+std::vector<TensorOptions> measure_tensors(const std::vector<gguf::TensorInfo>& tensors, uint64_t alignment,
+                                           const TensorReader& read, const std::vector<bool>& quantizable,
                                            const MeasureOptions& opts, const std::function<void(uint64_t)>& progress);
 
 // One type per tensor (a frontier index) whose total bytes are at most
@@ -99,7 +104,9 @@ struct BudgetPlan {
 // Sets planned[i].to for every tensor `planned` quantizes, unless keep[i]
 // (its type was given), to fit `target` with the output's header
 // `header_bytes` and the other tensors as planned.
-BudgetPlan plan_for_budget(const gguf::File& src, std::vector<PlannedTensor>& planned, const std::vector<bool>& keep,
+// `tensors` and `md` are the input's; `read` gives a tensor's floats.
+BudgetPlan plan_for_budget(const gguf::Metadata& md, const std::vector<gguf::TensorInfo>& tensors,
+                           const TensorReader& read, std::vector<PlannedTensor>& planned, const std::vector<bool>& keep,
                            uint64_t header_bytes,
                            const BudgetTarget& target, const MeasureOptions& opts,
                            const std::function<void(uint64_t)>& progress);

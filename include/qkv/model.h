@@ -24,6 +24,8 @@ struct ModelConfig {
   NormType norm = NormType::RMS;
   bool gelu_mlp = false;  // gpt2: up -> gelu -> down; others: SwiGLU
   static ModelConfig from_gguf(const gguf::File& f);
+  // `path` names the file in errors.
+  static ModelConfig from_metadata(const gguf::Metadata& md, const std::string& path);
 };
 
 // A 1-D or 2-D weight: `rows` rows of `cols` elements, stored as `type`.

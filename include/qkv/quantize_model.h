@@ -32,6 +32,7 @@ struct TensorReport {
   uint64_t bytes_in, bytes_out;
   bool fallback, used_imatrix;
   double predicted_error = 0;  // the planner's, for a budgeted plan
+  uint64_t pruned = 0;         // weights a prune transform zeroed
 };
 
 struct QuantizeReport {
@@ -42,6 +43,7 @@ struct QuantizeReport {
   bool budgeted = false, budget_capped = false;  // planned for a budget; the largest plan fitted under it
   uint64_t tensor_budget = 0;
   double predicted_error = 0;  // the plan's total
+  uint64_t pruned = 0;         // weights zeroed, all tensors
   double bits_per_weight() const { return elements ? 8.0 * bytes_out / elements : 0; }
 };
 
@@ -49,8 +51,9 @@ struct QuantizeReport {
 // set as llama-quantize sets them (moved to the end) and split keys removed.
 gguf::Metadata output_metadata(const gguf::Metadata& in, const FileType& ft);
 
-// Reads `in` (GGUF), writes `out` atomically (unless dry_run). Every tensor is
-// checked against its type and shape before it is written.
+// Reads `in` (any model qkv/pipeline.h reads), writes `out` atomically
+// (unless dry_run) through the pipeline. Every tensor is checked against its
+// type and shape before it is written, and the file's layout before it is published.
 QuantizeReport quantize_model(const std::string& in, const std::string& out, const QuantizeOptions& opts);
 
 }  // namespace qkv::quant

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "qkv/gguf.h"
+#include "qkv/pipeline.h"
 #include "qkv/train_data.h"
 #include "qkv/train_model.h"
 #include "qkv/train_optim.h"
@@ -101,12 +102,12 @@ struct Pretrained {
   std::unique_ptr<Vocab> vocab;
   std::unique_ptr<Transformer> model;
 };
-// path: a GGUF llama, float or quantized (dequantized to fp32; a trainer
-// checkpoint or export is one), or a Hugging Face folder or PyTorch
-// checkpoint, converted first to an F32 GGUF in scratch_dir that is removed
-// once read. The shape and vocabulary are the model's; ctx > 0 shortens the
-// context (a longer one is refused), 0 keeps it.
-Pretrained load_pretrained(const std::string& path, const std::string& scratch_dir, int ctx, int threads);
+// path: anything the pipeline reads (qkv/pipeline.h): a GGUF llama, float or
+// quantized (dequantized to fp32; a trainer checkpoint or export is one), a
+// .qkv holding one, or a Hugging Face folder or PyTorch checkpoint, read
+// tensor by tensor with no file written. The shape and vocabulary are the
+// model's; ctx > 0 shortens the context (a longer one is refused), 0 keeps it.
+Pretrained load_pretrained(const std::string& path, int ctx, int threads);
 
 // The model as a GGUF "llama" file with F32 weights and the vocabulary's
 // tokenizer block: loadable by qkv::Model and llama.cpp.
@@ -114,11 +115,13 @@ void export_gguf(const std::string& path, const Transformer& model, const Vocab&
                  const std::string& name = "qkv-trained");
 // The llama.* and tokenizer.* metadata export_gguf() writes.
 gguf::Metadata model_metadata(const Shape& shape, const Vocab& vocab, const std::string& name);
-// The shape a GGUF llama's metadata and token_embd / output tensors give.
+// The shape a llama's metadata and token_embd / output tensors give.
+Shape shape_of(const pipeline::Source& f);
 Shape shape_of(const gguf::File& f);
-// Fills model's parameters from a GGUF llama's tensors of the same names,
+// Fills model's parameters from a llama's tensors of the same names,
 // dequantizing where stored quantized; throws (Format) for a missing tensor
 // or a shape that differs.
+void read_params(const pipeline::Source& f, Transformer& model);
 void read_params(const gguf::File& f, Transformer& model);
 
 }  // namespace qkv::train

@@ -15,7 +15,7 @@
 #include "qkv/imatrix.h"
 #include "qkv/parallel.h"
 #include "qkv/progress.h"
-#include "qkv/qkv_file.h"
+#include "qkv/pipeline.h"
 #include "qkv/quant.h"
 #include "qkv/recipe.h"
 
@@ -147,8 +147,8 @@ const QuantError* TensorAnalysis::error_for(TensorType t) const {
 ModelAnalysis analyze_model(const std::string& path, const AnalyzeOptions& opts) {
   const auto start = std::chrono::steady_clock::now();
   const int threads = resolve_threads(opts.threads);
-  const bool packed = qkvfile::is_qkv(MappedFile(path).bytes());
-  const gguf::File f = packed ? qkvfile::load_gguf(path, threads) : gguf::File::open(path);
+  bool mapped = false;
+  const gguf::File f = pipeline::open_gguf(path, threads, &mapped);
 
   ModelAnalysis a;
   a.path = path;
@@ -236,7 +236,7 @@ ModelAnalysis analyze_model(const std::string& path, const AnalyzeOptions& opts)
         measure_errors(ta, t, w, wanted[i], imatrix, opts, threads);
         a.imatrix_matched += ta.imatrix;
       }
-      if (!packed) release_mapped_pages(data);  // a .qkv's bytes live on the heap: keep them
+      if (mapped) release_mapped_pages(data);  // a .qkv's bytes live on the heap: keep them
     } else if (opts.codecs && ta.params > 0) {
       ta.codec_stored = codec_size(f.tensor_data(i), t.type, threads);
     }

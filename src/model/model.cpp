@@ -4,7 +4,7 @@
 
 #include "qkv/error.h"
 #include "qkv/file.h"
-#include "qkv/qkv_file.h"
+#include "qkv/pipeline.h"
 #include "runtime/repack.h"
 
 namespace qkv {
@@ -30,30 +30,26 @@ float get_f32(const gguf::Metadata& md, const std::string& key, float def) {
   return v ? static_cast<float>(v->as_f64()) : def;
 }
 
-// A .qkv holding a GGUF is decompressed into memory, tensor by tensor in parallel.
-gguf::File open_model_file(const std::string& path, bool is_qkv) {
-  return is_qkv ? qkvfile::load_gguf(path) : gguf::File::open(path);
-}
-
 }  // namespace
 
-ModelConfig ModelConfig::from_gguf(const gguf::File& f) {
-  const auto& md = f.metadata();
+ModelConfig ModelConfig::from_gguf(const gguf::File& f) { return from_metadata(f.metadata(), f.path()); }
+
+ModelConfig ModelConfig::from_metadata(const gguf::Metadata& md, const std::string& path) {
   ModelConfig c;
   c.arch = md.get_string("general.architecture");
   if (c.arch != "llama" && c.arch != "mistral" && c.arch != "qwen2" && c.arch != "qwen3" && c.arch != "phi3" &&
       c.arch != "gpt2")
     throw Error(ErrorKind::Unsupported,
-                "architecture '" + c.arch + "' cannot be run; supported: " + std::string(kSupported), f.path());
+                "architecture '" + c.arch + "' cannot be run; supported: " + std::string(kSupported), path);
   const std::string p = c.arch + ".";
-  c.n_embd = get_u32(md, p + "embedding_length", 0, true, f.path());
-  c.n_layer = get_u32(md, p + "block_count", 0, true, f.path());
-  c.n_head = get_u32(md, p + "attention.head_count", 0, true, f.path());
-  c.n_head_kv = get_u32(md, p + "attention.head_count_kv", c.n_head, false, f.path());
-  c.n_ff = get_u32(md, p + "feed_forward_length", 0, true, f.path());
-  c.n_ctx_train = get_u32(md, p + "context_length", 2048, false, f.path());
-  c.head_dim = get_u32(md, p + "attention.key_length", c.n_head ? c.n_embd / c.n_head : 0, false, f.path());
-  c.n_rot = get_u32(md, p + "rope.dimension_count", c.head_dim, false, f.path());
+  c.n_embd = get_u32(md, p + "embedding_length", 0, true, path);
+  c.n_layer = get_u32(md, p + "block_count", 0, true, path);
+  c.n_head = get_u32(md, p + "attention.head_count", 0, true, path);
+  c.n_head_kv = get_u32(md, p + "attention.head_count_kv", c.n_head, false, path);
+  c.n_ff = get_u32(md, p + "feed_forward_length", 0, true, path);
+  c.n_ctx_train = get_u32(md, p + "context_length", 2048, false, path);
+  c.head_dim = get_u32(md, p + "attention.key_length", c.n_head ? c.n_embd / c.n_head : 0, false, path);
+  c.n_rot = get_u32(md, p + "rope.dimension_count", c.head_dim, false, path);
   c.rope_base = get_f32(md, p + "rope.freq_base", 10000.0f);
   if (md.get_string(p + "rope.scaling.type", "none") == "linear")
     c.rope_scale = get_f32(md, p + "rope.scaling.factor", 1.0f);
@@ -66,13 +62,13 @@ ModelConfig ModelConfig::from_gguf(const gguf::File& f) {
   }
   if (c.arch == "qwen2" || c.arch == "qwen3" || c.arch == "phi3") c.rope = RopeType::Neox;
   if (c.n_head == 0 || c.n_head_kv == 0 || c.n_head % c.n_head_kv != 0 || c.head_dim == 0 || c.n_rot > c.head_dim)
-    throw Error(ErrorKind::Format, "inconsistent attention head counts or sizes", f.path());
+    throw Error(ErrorKind::Format, "inconsistent attention head counts or sizes", path);
   return c;
 }
 
 std::shared_ptr<const Model> Model::load(const std::string& path, LoadOptions options) {
-  const bool is_qkv = qkvfile::is_qkv(MappedFile(path).bytes());
-  auto m = std::shared_ptr<Model>(new Model(open_model_file(path, is_qkv)));
+  bool mapped = false;  // a .qkv is decompressed into memory instead
+  auto m = std::shared_ptr<Model>(new Model(pipeline::open_gguf(path, 0, &mapped)));
   m->config_ = ModelConfig::from_gguf(m->file_);
   const ModelConfig& c = m->config_;
   const gguf::File& f = m->file_;
@@ -148,7 +144,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, LoadOptions op
     L.b_down = weight(p + "ffn_down.bias", {d}, false);
     m->layers.push_back(L);
   }
-  if (options.repack) m->repack(!is_qkv);
+  if (options.repack) m->repack(mapped);
   return m;
 }
 

@@ -56,17 +56,16 @@ std::vector<Candidate> frontier_of(std::vector<Candidate> c) {
 
 }  // namespace
 
-std::vector<TensorOptions> measure_tensors(const gguf::File& f, const std::vector<bool>& quantizable,
+std::vector<TensorOptions> measure_tensors(const std::vector<gguf::TensorInfo>& tensors, uint64_t align,
+                                           const TensorReader& read, const std::vector<bool>& quantizable,
                                            const MeasureOptions& o, const std::function<void(uint64_t)>& progress) {
-  const uint64_t align = gguf::alignment_of(f.metadata());
   std::vector<TensorOptions> out;
   std::vector<float> floats;
-  for (size_t i = 0; i < f.tensors().size(); ++i) {
+  for (size_t i = 0; i < tensors.size(); ++i) {
     if (!quantizable[i]) continue;
-    const auto& t = f.tensors()[i];
+    const auto& t = tensors[i];
     const int64_t n_per_row = int64_t(t.shape[0]), rows = int64_t(t.n_elements()) / n_per_row;
-    floats.resize(size_t(t.n_elements()));
-    dequantize(t.type, f.tensor_data(i).data(), floats.data(), rows, n_per_row, o.threads);
+    read(i, floats);
     const std::vector<float>* h = o.imatrix ? o.imatrix->find(t.name) : nullptr;
     if (h && h->size() != size_t(n_per_row))
       throw Error(ErrorKind::Usage, "the importance matrix has " + std::to_string(h->size()) + " weights, the tensor " +
@@ -165,16 +164,16 @@ uint64_t vram_overhead(const gguf::Metadata& md, uint32_t ctx) {
   return kv + compute;
 }
 
-BudgetPlan plan_for_budget(const gguf::File& src, std::vector<PlannedTensor>& planned, const std::vector<bool>& keep,
-                           uint64_t header_bytes,
-                           const BudgetTarget& target, const MeasureOptions& opts,
+BudgetPlan plan_for_budget(const gguf::Metadata& md, const std::vector<gguf::TensorInfo>& tensors,
+                           const TensorReader& read, std::vector<PlannedTensor>& planned, const std::vector<bool>& keep,
+                           uint64_t header_bytes, const BudgetTarget& target, const MeasureOptions& opts,
                            const std::function<void(uint64_t)>& progress) {
-  const uint64_t align = gguf::alignment_of(src.metadata());
-  std::vector<bool> quantizable(src.tensors().size(), false);
+  const uint64_t align = gguf::alignment_of(md);
+  std::vector<bool> quantizable(tensors.size(), false);
   uint64_t fixed = 0, fixed_unaligned = 0, elements = 0;
   for (size_t i = 0; i < planned.size(); ++i) {
     const PlannedTensor& p = planned[i];
-    const auto& t = src.tensors()[p.input_index];
+    const auto& t = tensors[p.input_index];
     elements += t.n_elements();
     if (p.quantize() && !keep[i] && !candidate_types(t.shape[0]).empty()) {
       quantizable[p.input_index] = true;
@@ -183,7 +182,7 @@ BudgetPlan plan_for_budget(const gguf::File& src, std::vector<PlannedTensor>& pl
       fixed_unaligned += tensor_bytes(p.to, t.shape);
     }
   }
-  const auto options = measure_tensors(src, quantizable, opts, progress);
+  const auto options = measure_tensors(tensors, align, read, quantizable, opts, progress);
 
   // The whole budget, then what is left of it for the planned tensors.
   auto left = [](uint64_t total, uint64_t used) { return total > used ? total - used : 0; };
@@ -193,7 +192,7 @@ BudgetPlan plan_for_budget(const gguf::File& src, std::vector<PlannedTensor>& pl
   } else if (target.bpw > 0) {
     r.tensor_budget = left(uint64_t(target.bpw * double(elements) / 8), fixed_unaligned);
   } else {
-    const uint64_t overhead = vram_overhead(src.metadata(), target.ctx);
+    const uint64_t overhead = vram_overhead(md, target.ctx);
     if (overhead >= target.vram_bytes)
       throw Error(ErrorKind::Usage, "--target-vram: the KV cache and compute buffers alone need " +
                                         std::to_string(overhead >> 20) + " MiB at -c " + std::to_string(target.ctx));

@@ -115,7 +115,7 @@ DpoResult dpo(const DpoOptions& o) {
   validate(o);
   fs::create_directories(o.out_dir);
   const int threads = resolve_threads(o.threads);
-  Pretrained init = load_pretrained(o.init, o.out_dir, o.ctx, threads);
+  Pretrained init = load_pretrained(o.init, o.ctx, threads);
   Transformer& policy = *init.model;
   const int ctx = policy.shape().ctx;
 
@@ -133,7 +133,7 @@ DpoResult dpo(const DpoOptions& o) {
   if (o.ref.empty()) {
     ref = score(policy, pairs, o.batch, ctx);
   } else {
-    Pretrained r = load_pretrained(o.ref, o.out_dir, ctx, threads);
+    Pretrained r = load_pretrained(o.ref, ctx, threads);
     if (r.vocab->fingerprint() != init.vocab->fingerprint())
       throw Error(ErrorKind::Usage, "the reference's vocabulary differs from the policy's (" + o.init + ")", o.ref);
     ref = score(*r.model, pairs, o.batch, ctx);

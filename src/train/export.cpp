@@ -45,44 +45,40 @@ void export_gguf(const std::string& path, const Transformer& model, const Vocab&
   w.finish();
 }
 
-Shape shape_of(const gguf::File& f) {
-  const ModelConfig c = ModelConfig::from_gguf(f);
+Shape shape_of(const pipeline::Source& f) {
+  const ModelConfig c = ModelConfig::from_metadata(f.metadata(), f.path());
   if (c.arch != "llama")
     throw Error(ErrorKind::Unsupported, "the trainer builds llama models, not '" + c.arch + "'", f.path());
   if (c.head_dim * c.n_head != c.n_embd || c.n_rot != c.head_dim || c.rope_scale != 1.0f ||
-      f.find_tensor("rope_freqs.weight"))
+      f.find("rope_freqs.weight") >= 0)
     throw Error(ErrorKind::Unsupported,
                 "the trainer's llama rotates whole heads of dim / heads values without RoPE scaling", f.path());
-  const gguf::TensorInfo* embd = f.find_tensor("token_embd.weight");
-  if (!embd || embd->shape.size() != 2)
+  const ptrdiff_t embd = f.find("token_embd.weight");
+  if (embd < 0 || f.tensors()[size_t(embd)].shape.size() != 2)
     throw Error(ErrorKind::Format, "the model has no 2-D tensor 'token_embd.weight'", f.path());
   Shape s;
-  s.vocab = int32_t(embd->shape[1]);
+  s.vocab = int32_t(f.tensors()[size_t(embd)].shape[1]);
   s.dim = int32_t(c.n_embd), s.layers = int32_t(c.n_layer), s.heads = int32_t(c.n_head);
   s.kv_heads = int32_t(c.n_head_kv), s.ffn = int32_t(c.n_ff), s.ctx = int32_t(c.n_ctx_train);
   s.norm_eps = c.norm_eps, s.rope_base = c.rope_base;
-  s.tied = f.find_tensor("output.weight") == nullptr;
+  s.tied = f.find("output.weight") < 0;
   s.validate();
   return s;
 }
 
-void read_params(const gguf::File& f, Transformer& model) {
+Shape shape_of(const gguf::File& f) { return shape_of(*pipeline::Source::of(f)); }
+
+void read_params(const pipeline::Source& f, Transformer& model) {
   for (const auto& t : model.tensors()) {
-    const gguf::TensorInfo* info = f.find_tensor(t.name);
-    if (!info) throw Error(ErrorKind::Format, "the model has no tensor '" + t.name + "'", f.path());
-    if (info->shape != gguf_shape(t))
+    const ptrdiff_t i = f.find(t.name);
+    if (i < 0) throw Error(ErrorKind::Format, "the model has no tensor '" + t.name + "'", f.path());
+    if (f.tensors()[size_t(i)].shape != gguf_shape(t))
       throw Error(ErrorKind::Format, "shape differs from the one the model's hyperparameters imply", f.path(), t.name);
-    const auto bytes = f.tensor_data(static_cast<size_t>(info - f.tensors().data()));
-    float* dst = model.params().data() + t.offset;
-    if (info->type == TensorType::F32) {
-      std::memcpy(dst, bytes.data(), bytes.size());
-    } else {
-      if (!quant::can_dequantize(info->type))
-        throw Error(ErrorKind::Unsupported, "cannot read tensors of type " + std::string(type_name(info->type)),
-                    f.path(), t.name);
-      quant::dequantize(info->type, bytes.data(), dst, t.rows, t.cols, model.threads());
-    }
+    f.read_rows(size_t(i), 0, uint64_t(t.rows), model.params().data() + t.offset, model.threads());
+    f.release(size_t(i));
   }
 }
+
+void read_params(const gguf::File& f, Transformer& model) { read_params(*pipeline::Source::of(f), model); }
 
 }  // namespace qkv::train

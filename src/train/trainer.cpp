@@ -78,7 +78,7 @@ Checkpoint begin(const TrainOptions& o, const std::string& ckpt, int threads) {
   if (!o.run.init.empty()) {
     if (!o.vocab.empty())
       throw Error(ErrorKind::Usage, "--vocab cannot go with --init: the vocabulary is the initial model's");
-    Pretrained p = load_pretrained(o.run.init, o.out_dir, o.run.shape.ctx, threads);
+    Pretrained p = load_pretrained(o.run.init, o.run.shape.ctx, threads);
     c.run.shape = p.model->shape();
     validate(c.run);
     c.vocab = std::move(p.vocab);

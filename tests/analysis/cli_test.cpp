@@ -44,7 +44,7 @@ TEST(AnalyzeCli, MistakesAreOneLineErrors) {
   test::write_bytes(junk, std::vector<uint8_t>(64, 0xAB));
   EXPECT_EQ(test::run_qkv("analyze '" + junk.string() + "'", &out), 1);
   EXPECT_NE(out.find("qkv: " + junk.string() + ": "), std::string::npos) << out;
-  EXPECT_NE(out.find("format error: not a GGUF file"), std::string::npos) << out;
+  EXPECT_NE(out.find("format error: unrecognised file format"), std::string::npos) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
   QKV_REQUIRE_SHARED(kModel);
   const auto model = (test::shared_dir() / kModel).string();

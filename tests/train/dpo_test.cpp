@@ -53,7 +53,7 @@ TEST(TrainDpo, FirstLossIsLn2WhenThePolicyIsTheReference) {
   test::TempDir dir;
   const std::string model = tiny_model_file(dir, 3);
   // Directly: the reference scored on the same batch gives z = 0.
-  Pretrained p = load_pretrained(model, dir.path().string(), 0, 2);
+  Pretrained p = load_pretrained(model, 0, 2);
   std::vector<PairIds> ids;
   for (const auto& pair : kPairs) ids.push_back(tokenize_pair(*p.vocab, pair));
   const std::vector<const PairIds*> ptrs = {&ids[0], &ids[1], &ids[2], &ids[3]};
