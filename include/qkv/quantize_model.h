@@ -44,6 +44,7 @@ struct QuantizeReport {
   uint64_t tensor_budget = 0;
   double predicted_error = 0;  // the plan's total
   uint64_t pruned = 0;         // weights zeroed, all tensors
+  uint64_t prunable = 0;       // weights of the tensors a prune transform read
   double bits_per_weight() const { return elements ? 8.0 * bytes_out / elements : 0; }
 };
 

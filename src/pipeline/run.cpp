@@ -104,6 +104,7 @@ quant::QuantizeReport run(const Source& in, const std::string& out, const Job& j
     report.bytes_in += t.nbytes();
     report.bytes_out += info.nbytes();
     report.elements += t.n_elements();
+    if (tf.prunes(p.input_index)) report.prunable += t.n_elements();
   }
   gguf::Metadata md = quant::output_metadata(in.metadata(), *plan.file_type);
   if (prune) {

@@ -30,5 +30,6 @@ Runner add_decompress(CLI::App& app);
 Runner add_dpo(CLI::App& app);
 Runner add_demo(CLI::App& app);
 Runner add_analyze(CLI::App& app);
+Runner add_prune(CLI::App& app);
 
 }  // namespace qkv::cli

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
       {"convert", add_convert},
       {"quantize", add_quantize},
       {"analyze", add_analyze},
+      {"prune", add_prune},
       {"run", add_run},
       {"chat", add_chat},
       {"perplexity", add_perplexity},
