@@ -7,24 +7,22 @@
 #include <vector>
 
 #include "qkv/gguf.h"
+#include "qkv/hparams.h"
 
 namespace qkv {
 
 enum class RopeType { Normal, Neox };  // adjacent pairs (llama) / split halves (qwen2, phi3, gpt-neox)
 enum class NormType { RMS, Layer };
 
-// Hyperparameters, read from GGUF metadata (<arch>.* keys).
-struct ModelConfig {
-  std::string arch;
-  uint32_t n_vocab = 0, n_ctx_train = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ff = 0;
-  uint32_t head_dim = 0, n_rot = 0;
-  float norm_eps = 1e-5f;
-  float rope_base = 10000.0f, rope_scale = 1.0f;  // linear scaling: positions are divided by rope_scale
+// The hyperparameters (qkv/hparams.h) of a model the runtime can run, and
+// what its architecture implies for the forward pass.
+struct ModelConfig : Hparams {
   RopeType rope = RopeType::Normal;
   NormType norm = NormType::RMS;
   bool gelu_mlp = false;  // gpt2: up -> gelu -> down; others: SwiGLU
   static ModelConfig from_gguf(const gguf::File& f);
-  // `path` names the file in errors.
+  // Throws (Unsupported) for an architecture the runtime cannot run and
+  // (Format) for a missing required key or inconsistent heads; `path` names the file.
   static ModelConfig from_metadata(const gguf::Metadata& md, const std::string& path);
 };
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "qkv/gguf.h"
+#include "qkv/hparams.h"
 #include "qkv/types.h"
 
 namespace qkv::quant {
@@ -29,14 +30,6 @@ const FileType* find_file_type(std::string_view name);  // case-insensitive
 // Q4_K -> Q4_K_S), used together with PlanOptions::pure.
 const FileType* file_type_for_tensor_type(TensorType t);
 
-// What the rules need to know about the model, read from GGUF metadata.
-struct ModelShape {
-  std::string arch;
-  uint32_t n_layer = 0, n_head = 0, n_head_kv = 0, n_expert = 0;
-  bool is_70b = false;  // llama with 80 layers and GQA: attn_v gets more bits
-  uint32_t n_gqa() const { return n_head_kv ? n_head / n_head_kv : 0; }
-  static ModelShape from_metadata(const gguf::Metadata& md);
-};
 
 struct PlanOptions {
   std::optional<TensorType> output_tensor_type;    // --output-tensor-type
@@ -59,10 +52,11 @@ struct PlannedTensor {
   bool quantize() const { return from != to; }
 };
 
-// Every tensor of the input in llama-quantize's output order (non-layer
+// Every tensor of the input in llama-quantize's output order (the rules read
+// the architecture, layer, head and expert counts of `model`) (non-layer
 // tensors by name first, then by layer number, names sorted within a layer),
 // with the type it gets. Throws (Usage) on a bad override regex.
-std::vector<PlannedTensor> plan(const ModelShape& model, const std::vector<gguf::TensorInfo>& tensors,
+std::vector<PlannedTensor> plan(const Hparams& model, const std::vector<gguf::TensorInfo>& tensors,
                                 const FileType& ft, const PlanOptions& opts);
 
 // Would llama-quantize quantize this tensor at all (2-D+ weights, not norms ...)?

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "qkv/gguf.h"
+#include "qkv/hparams.h"
 #include "qkv/pipeline.h"
 #include "qkv/train_data.h"
 #include "qkv/train_model.h"
@@ -113,6 +114,8 @@ Pretrained load_pretrained(const std::string& path, int ctx, int threads);
 // tokenizer block: loadable by qkv::Model and llama.cpp.
 void export_gguf(const std::string& path, const Transformer& model, const Vocab& vocab,
                  const std::string& name = "qkv-trained");
+// The hyperparameters of a trainer's llama, as a GGUF states them.
+Hparams to_hparams(const Shape& shape);
 // The llama.* and tokenizer.* metadata export_gguf() writes.
 gguf::Metadata model_metadata(const Shape& shape, const Vocab& vocab, const std::string& name);
 // The shape a llama's metadata and token_embd / output tensors give.

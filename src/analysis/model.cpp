@@ -166,7 +166,7 @@ ModelAnalysis analyze_model(const std::string& path, const AnalyzeOptions& opts)
   if (!opts.imatrix_path.empty()) imatrix = quant::load_imatrix(opts.imatrix_path);
 
   // The types llama.cpp's recipes and the heat map's pure plan give each tensor.
-  const auto shape = quant::ModelShape::from_metadata(f.metadata());
+  const auto shape = Hparams::from_metadata(f.metadata());
   quant::PlanOptions plan_opts;
   plan_opts.has_imatrix = !opts.imatrix_path.empty();
   std::vector<std::vector<TensorType>> wanted(f.tensors().size(), a.types);

@@ -43,70 +43,47 @@ std::vector<float> llama3_rope_factors(const nlohmann::json& s, double base, uin
 
 }  // namespace
 
-Hparams read_hparams(const nlohmann::json& c, const std::string& path) {
-  Hparams h;
+HfConfig read_hf_config(const nlohmann::json& c, const std::string& path) {
+  HfConfig r;
   std::string hf_arch;
   if (c.contains("architectures") && c["architectures"].is_array() && !c["architectures"].empty())
     hf_arch = c["architectures"][0].get<std::string>();
-  h.arch = find_arch(hf_arch);
-  if (!h.arch)
+  r.arch = find_arch(hf_arch);
+  if (!r.arch)
     throw Error(ErrorKind::Unsupported,
                 "architecture '" + (hf_arch.empty() ? std::string("(none given)") : hf_arch) +
                     "' is not supported; supported: " + supported_archs(),
                 path);
-  const bool gpt2 = h.arch->gguf_arch == "gpt2";
+  Hparams& h = r.gguf;
+  h.arch = std::string(r.arch->gguf_arch);
+  const bool gpt2 = h.arch == "gpt2";
   h.n_layer = need_u32(c, {"num_hidden_layers", "n_layer"}, path);
   h.n_embd = need_u32(c, {"hidden_size", "n_embd"}, path);
   h.n_head = need_u32(c, {"num_attention_heads", "n_head"}, path);
   h.n_head_kv = opt_u32(c, "num_key_value_heads", h.n_head);
   h.n_ff = gpt2 ? opt_u32(c, "n_inner", 4 * h.n_embd) : need_u32(c, {"intermediate_size"}, path);
   if (gpt2 && c.contains("n_inner") && c["n_inner"].is_null()) h.n_ff = 4 * h.n_embd;
-  h.n_ctx = need_u32(c, {"max_position_embeddings", "n_positions", "n_ctx"}, path);
+  h.n_ctx_train = need_u32(c, {"max_position_embeddings", "n_positions", "n_ctx"}, path);
   h.n_vocab = need_u32(c, {"vocab_size"}, path);
   if (h.n_head == 0 || h.n_head_kv == 0 || h.n_embd % h.n_head != 0 || h.n_head % h.n_head_kv != 0)
     throw Error(ErrorKind::Format, "inconsistent head counts in config.json", path);
-  h.head_dim = opt_u32(c, "head_dim", h.n_embd / h.n_head);
-  h.tied_embeddings = c.value("tie_word_embeddings", gpt2);
+  h.head_dim = h.n_rot = opt_u32(c, "head_dim", h.n_embd / h.n_head);
+  h.norm_eps = static_cast<float>(gpt2 ? opt_f64(c, "layer_norm_epsilon", 1e-5) : opt_f64(c, "rms_norm_eps", 1e-6));
+  h.rope_base = static_cast<float>(opt_f64(c, "rope_theta", 10000));
+  r.tied_embeddings = c.value("tie_word_embeddings", gpt2);
   if (c.contains("rope_scaling") && c["rope_scaling"].is_object()) {
     const auto& s = c["rope_scaling"];
     const std::string type = s.value("rope_type", s.value("type", ""));
-    if (type == "llama3") h.rope_freqs = llama3_rope_factors(s, opt_f64(c, "rope_theta", 10000), h.head_dim);
+    if (type == "llama3") r.rope_freqs = llama3_rope_factors(s, opt_f64(c, "rope_theta", 10000), h.head_dim);
+    if (type == "linear" && !gpt2) h.rope_scale = static_cast<float>(opt_f64(s, "factor", 1.0));
   }
-  return h;
+  return r;
 }
 
-void add_hparams_metadata(const Hparams& h, const nlohmann::json& c, const std::string& model_name,
-                          gguf::Metadata& md) {
-  using gguf::Value;
-  const std::string a(h.arch->gguf_arch);
-  md.set("general.architecture", Value::string(a));
-  md.set("general.name", Value::string(model_name));
-  md.set(a + ".context_length", Value::u32(h.n_ctx));
-  md.set(a + ".embedding_length", Value::u32(h.n_embd));
-  md.set(a + ".block_count", Value::u32(h.n_layer));
-  md.set(a + ".feed_forward_length", Value::u32(h.n_ff));
-  md.set(a + ".attention.head_count", Value::u32(h.n_head));
-  if (a == "gpt2") {
-    md.set(a + ".attention.layer_norm_epsilon", Value::f32(static_cast<float>(opt_f64(c, "layer_norm_epsilon", 1e-5))));
-  } else {
-    md.set(a + ".attention.head_count_kv", Value::u32(h.n_head_kv));
-    md.set(a + ".rope.freq_base", Value::f32(static_cast<float>(opt_f64(c, "rope_theta", 10000))));
-    md.set(a + ".attention.layer_norm_rms_epsilon", Value::f32(static_cast<float>(opt_f64(c, "rms_norm_eps", 1e-6))));
-    md.set(a + ".rope.dimension_count", Value::u32(h.head_dim));
-    if (h.head_dim != h.n_embd / h.n_head) {
-      md.set(a + ".attention.key_length", Value::u32(h.head_dim));
-      md.set(a + ".attention.value_length", Value::u32(h.head_dim));
-    }
-    if (c.contains("rope_scaling") && c["rope_scaling"].is_object()) {
-      const auto& s = c["rope_scaling"];
-      const std::string type = s.value("rope_type", s.value("type", ""));
-      if (type == "linear") {
-        md.set(a + ".rope.scaling.type", Value::string("linear"));
-        md.set(a + ".rope.scaling.factor", Value::f32(static_cast<float>(opt_f64(s, "factor", 1.0))));
-      }
-    }
-  }
-  md.set(a + ".vocab_size", Value::u32(h.n_vocab));
+void add_hparams_metadata(const HfConfig& h, const std::string& model_name, gguf::Metadata& md) {
+  md.set("general.architecture", gguf::Value::string(h.gguf.arch));
+  md.set("general.name", gguf::Value::string(model_name));
+  h.gguf.to_metadata(md);
 }
 
 }  // namespace qkv::convert

@@ -7,22 +7,24 @@
 
 #include "convert/arch.h"
 #include "qkv/gguf.h"
+#include "qkv/hparams.h"
 
 namespace qkv::convert {
 
-struct Hparams {
+// What config.json says: the GGUF hyperparameters, and what only the
+// conversion needs.
+struct HfConfig {
   const ArchSpec* arch = nullptr;
-  uint32_t n_layer = 0, n_embd = 0, n_head = 0, n_head_kv = 0, n_ff = 0, n_ctx = 0, n_vocab = 0, head_dim = 0;
+  Hparams gguf;
   bool tied_embeddings = false;
   std::vector<float> rope_freqs;  // Llama-3 rope scaling factors (n_rot/2), written as rope_freqs.weight
 };
 
 // Reads config.json (already parsed); `path` names it in errors. Throws
 // (Unsupported) for an unknown architecture, listing the supported ones.
-Hparams read_hparams(const nlohmann::json& config, const std::string& path);
+HfConfig read_hf_config(const nlohmann::json& config, const std::string& path);
 
 // Adds general.architecture, general.name and the <arch>.* keys llama.cpp reads.
-void add_hparams_metadata(const Hparams& h, const nlohmann::json& config, const std::string& model_name,
-                          gguf::Metadata& md);
+void add_hparams_metadata(const HfConfig& h, const std::string& model_name, gguf::Metadata& md);
 
 }  // namespace qkv::convert

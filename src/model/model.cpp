@@ -12,53 +12,22 @@ namespace {
 
 constexpr const char* kSupported = "llama, mistral, qwen2, qwen3, phi3, gpt2";
 
-uint32_t get_u32(const gguf::Metadata& md, const std::string& key, uint32_t def, bool required, const std::string& path) {
-  const gguf::Value* v = md.find(key);
-  if (!v) {
-    if (required) throw Error(ErrorKind::Format, "missing metadata key '" + key + "'", path);
-    return def;
-  }
-  if (v->type == gguf::ValueType::ARRAY) {  // per-layer arrays: the runtime needs one value
-    if (v->items.empty()) return def;
-    return static_cast<uint32_t>(v->items[0].as_u64());
-  }
-  return static_cast<uint32_t>(v->as_u64());
-}
-
-float get_f32(const gguf::Metadata& md, const std::string& key, float def) {
-  const gguf::Value* v = md.find(key);
-  return v ? static_cast<float>(v->as_f64()) : def;
-}
-
 }  // namespace
 
 ModelConfig ModelConfig::from_gguf(const gguf::File& f) { return from_metadata(f.metadata(), f.path()); }
 
 ModelConfig ModelConfig::from_metadata(const gguf::Metadata& md, const std::string& path) {
+  const std::string arch = md.get_string("general.architecture");
+  if (arch != "llama" && arch != "mistral" && arch != "qwen2" && arch != "qwen3" && arch != "phi3" && arch != "gpt2")
+    throw Error(ErrorKind::Unsupported, "architecture '" + arch + "' cannot be run; supported: " + std::string(kSupported),
+                path);
+  for (const char* key : {"embedding_length", "block_count", "attention.head_count", "feed_forward_length"})
+    if (!md.find(arch + "." + key)) throw Error(ErrorKind::Format, "missing metadata key '" + arch + "." + key + "'", path);
   ModelConfig c;
-  c.arch = md.get_string("general.architecture");
-  if (c.arch != "llama" && c.arch != "mistral" && c.arch != "qwen2" && c.arch != "qwen3" && c.arch != "phi3" &&
-      c.arch != "gpt2")
-    throw Error(ErrorKind::Unsupported,
-                "architecture '" + c.arch + "' cannot be run; supported: " + std::string(kSupported), path);
-  const std::string p = c.arch + ".";
-  c.n_embd = get_u32(md, p + "embedding_length", 0, true, path);
-  c.n_layer = get_u32(md, p + "block_count", 0, true, path);
-  c.n_head = get_u32(md, p + "attention.head_count", 0, true, path);
-  c.n_head_kv = get_u32(md, p + "attention.head_count_kv", c.n_head, false, path);
-  c.n_ff = get_u32(md, p + "feed_forward_length", 0, true, path);
-  c.n_ctx_train = get_u32(md, p + "context_length", 2048, false, path);
-  c.head_dim = get_u32(md, p + "attention.key_length", c.n_head ? c.n_embd / c.n_head : 0, false, path);
-  c.n_rot = get_u32(md, p + "rope.dimension_count", c.head_dim, false, path);
-  c.rope_base = get_f32(md, p + "rope.freq_base", 10000.0f);
-  if (md.get_string(p + "rope.scaling.type", "none") == "linear")
-    c.rope_scale = get_f32(md, p + "rope.scaling.factor", 1.0f);
+  static_cast<Hparams&>(c) = Hparams::from_metadata(md);
   if (c.arch == "gpt2") {
     c.norm = NormType::Layer;
-    c.norm_eps = get_f32(md, p + "attention.layer_norm_epsilon", 1e-5f);
     c.gelu_mlp = true;
-  } else {
-    c.norm_eps = get_f32(md, p + "attention.layer_norm_rms_epsilon", 1e-5f);
   }
   if (c.arch == "qwen2" || c.arch == "qwen3" || c.arch == "phi3") c.rope = RopeType::Neox;
   if (c.n_head == 0 || c.n_head_kv == 0 || c.n_head % c.n_head_kv != 0 || c.head_dim == 0 || c.n_rot > c.head_dim)

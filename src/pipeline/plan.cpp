@@ -16,7 +16,7 @@ OutputPlan plan_output(const Source& in, const quant::QuantizeOptions& o, const 
   if (r.budgeted) plan_opts.pure = true;
   r.file_type = &quant::resolve_type_name(r.budgeted ? "Q8_0" : o.type, plan_opts);
   plan_opts.has_imatrix = !imatrix.weights.empty();
-  r.tensors = quant::plan(quant::ModelShape::from_metadata(in.metadata()), in.tensors(), *r.file_type, plan_opts);
+  r.tensors = quant::plan(Hparams::from_metadata(in.metadata()), in.tensors(), *r.file_type, plan_opts);
   if (!r.budgeted) return r;
 
   std::vector<gguf::TensorInfo> infos;

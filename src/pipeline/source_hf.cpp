@@ -45,11 +45,11 @@ class HfSource final : public Source {
     path_ = path;
     const fs::path folder = ws_.folder();
     const auto config = read_json(folder / "config.json");
-    h_ = convert::read_hparams(config, (folder / "config.json").string());
+    h_ = convert::read_hf_config(config, (folder / "config.json").string());
     map_tensors();
     const std::string model_name = name.empty() ? fs::absolute(folder).lexically_normal().filename().string() : name;
-    convert::add_hparams_metadata(h_, config, model_name, md_);
-    convert::add_tokenizer_metadata(folder, h_.n_vocab, md_);
+    convert::add_hparams_metadata(h_, model_name, md_);
+    convert::add_tokenizer_metadata(folder, h_.gguf.n_vocab, md_);
   }
   std::string_view kind() const override { return "hf"; }
   const gguf::Metadata& metadata() const override { return md_; }
@@ -124,7 +124,7 @@ class HfSource final : public Source {
     const auto& s = it.src->shape;
     const uint64_t rows = s.empty() ? 1 : s[0];
     const uint64_t cols = rows ? v.size() / rows : 0;
-    const uint32_t heads = it.transform == Transform::PermuteQ ? h_.n_head : h_.n_head_kv;
+    const uint32_t heads = it.transform == Transform::PermuteQ ? h_.gguf.n_head : h_.gguf.n_head_kv;
     try {
       convert::apply_transform(it.transform, v, rows, cols, heads);
     } catch (const Error& e) {
@@ -134,7 +134,7 @@ class HfSource final : public Source {
   }
 
   convert::WeightSource ws_;
-  convert::Hparams h_;
+  convert::HfConfig h_;
   gguf::Metadata md_;
   std::vector<gguf::TensorInfo> infos_;
   std::vector<Item> items_;

@@ -148,16 +148,10 @@ std::vector<size_t> allocate(const std::vector<TensorOptions>& tensors, uint64_t
 }
 
 uint64_t vram_overhead(const gguf::Metadata& md, uint32_t ctx) {
-  const std::string arch = md.get_string("general.architecture");
-  auto u = [&](const std::string& key, uint64_t fallback) {
-    const gguf::Value* v = md.find(arch + "." + key);
-    return v && v->is_integer() ? v->as_u64() : fallback;
-  };
-  const uint64_t d = u("embedding_length", 0), layers = u("block_count", 0), heads = u("attention.head_count", 1);
-  const uint64_t kv_heads = u("attention.head_count_kv", heads), ff = u("feed_forward_length", 4 * d);
-  const uint64_t head_dim = u("attention.key_length", heads ? d / heads : 0);
-  uint64_t vocab = 0;
-  if (const gguf::Value* t = md.find("tokenizer.ggml.tokens")) vocab = t->items.size();
+  const Hparams h = Hparams::from_metadata(md);
+  const uint64_t d = h.n_embd, layers = h.n_layer, heads = std::max<uint32_t>(h.n_head, 1);
+  const uint64_t kv_heads = h.n_head_kv ? h.n_head_kv : heads, ff = h.n_ff ? h.n_ff : 4 * d, head_dim = h.head_dim;
+  const uint64_t vocab = h.n_vocab;
   constexpr uint64_t kBatch = 512;
   const uint64_t kv = 2 * layers * uint64_t(ctx) * kv_heads * head_dim * 2;
   const uint64_t compute = kBatch * (vocab + 4 * d + 3 * ff) * 4 + kBatch * uint64_t(ctx) * heads * 4;

@@ -65,7 +65,7 @@ int layer_of(const std::string& name) {
 }
 
 struct State {
-  const ModelShape& model;
+  const Hparams& model;
   const FileType& ft;
   const PlanOptions& opts;
   bool tied_embeddings = true;  // until an output.weight is seen
@@ -119,7 +119,7 @@ T mixture_type(State& s, T t, const gguf::TensorInfo& info, Category cat) {
     else if ((ftype_is(s, "IQ4_NL") || ftype_is(s, "IQ4_XS")) && gqa >= 4) t = T::Q5_K;
     else if ((ftype_is(s, "Q4_K_M") || ftype_is(s, "Q5_K_M")) && use_more_bits(i, s.n_attention_wv)) t = T::Q6_K;
     else if (ftype_is(s, "Q4_K_S") && i < 4) t = T::Q5_K;
-    if (s.model.is_70b && (t == T::Q3_K || t == T::Q4_K)) t = T::Q5_K;
+    if (s.model.is_70b() && (t == T::Q3_K || t == T::Q4_K)) t = T::Q5_K;
     if (n_expert == 8) t = T::Q8_0;
     return t;
   }
@@ -233,25 +233,6 @@ const FileType& resolve_type_name(const std::string& name, PlanOptions& plan) {
                                     " (or a tensor type such as Q4_K)");
 }
 
-ModelShape ModelShape::from_metadata(const gguf::Metadata& md) {
-  ModelShape m;
-  m.arch = md.get_string("general.architecture");
-  const std::string p = m.arch + ".";
-  m.n_layer = static_cast<uint32_t>(md.get_u64(p + "block_count", 0));
-  m.n_expert = static_cast<uint32_t>(md.get_u64(p + "expert_count", 0));
-  // Head counts may be per-layer arrays in some models; the rules use the first layer's.
-  auto head_count = [&](const std::string& key, uint64_t def) -> uint64_t {
-    const gguf::Value* v = md.find(key);
-    if (!v) return def;
-    if (v->type == gguf::ValueType::ARRAY) return v->items.empty() ? def : v->items[0].as_u64();
-    return v->as_u64();
-  };
-  m.n_head = static_cast<uint32_t>(head_count(p + "attention.head_count", 0));
-  m.n_head_kv = static_cast<uint32_t>(head_count(p + "attention.head_count_kv", m.n_head));
-  m.is_70b = m.arch == "llama" && m.n_layer == 80 && m.n_head != m.n_head_kv;
-  return m;
-}
-
 bool tensor_allows_quantization(const gguf::TensorInfo& t, const std::string& arch) {
   (void)arch;
   if (n_dims(t) < 2) return false;
@@ -272,7 +253,7 @@ bool tensor_allows_quantization(const gguf::TensorInfo& t, const std::string& ar
   return name != "position_embd.weight" && name != "token_types.weight";
 }
 
-std::vector<PlannedTensor> plan(const ModelShape& model, const std::vector<gguf::TensorInfo>& tensors,
+std::vector<PlannedTensor> plan(const Hparams& model, const std::vector<gguf::TensorInfo>& tensors,
                                 const FileType& ft, const PlanOptions& opts) {
   // Output order: llama's weight_name_comparer (layer, then name; non-layer first).
   std::vector<size_t> order(tensors.size());

@@ -11,22 +11,23 @@
 
 namespace qkv::train {
 
+Hparams to_hparams(const Shape& s) {
+  Hparams h;
+  h.arch = "llama";
+  h.n_vocab = uint32_t(s.vocab), h.n_ctx_train = uint32_t(s.ctx), h.n_embd = uint32_t(s.dim);
+  h.n_layer = uint32_t(s.layers), h.n_ff = uint32_t(s.ffn), h.n_head = uint32_t(s.heads);
+  h.n_head_kv = uint32_t(s.kv_heads), h.head_dim = h.n_rot = uint32_t(s.head_dim());
+  h.rope_base = s.rope_base, h.norm_eps = s.norm_eps;
+  return h;
+}
+
 gguf::Metadata model_metadata(const Shape& s, const Vocab& vocab, const std::string& name) {
   using gguf::Value;
   gguf::Metadata md;
   md.set("general.architecture", Value::string("llama"));
   md.set("general.name", Value::string(name));
   md.set("general.file_type", Value::u32(0));  // all F32
-  md.set("llama.vocab_size", Value::u32(uint32_t(s.vocab)));
-  md.set("llama.context_length", Value::u32(uint32_t(s.ctx)));
-  md.set("llama.embedding_length", Value::u32(uint32_t(s.dim)));
-  md.set("llama.block_count", Value::u32(uint32_t(s.layers)));
-  md.set("llama.feed_forward_length", Value::u32(uint32_t(s.ffn)));
-  md.set("llama.attention.head_count", Value::u32(uint32_t(s.heads)));
-  md.set("llama.attention.head_count_kv", Value::u32(uint32_t(s.kv_heads)));
-  md.set("llama.rope.dimension_count", Value::u32(uint32_t(s.head_dim())));
-  md.set("llama.rope.freq_base", Value::f32(s.rope_base));
-  md.set("llama.attention.layer_norm_rms_epsilon", Value::f32(s.norm_eps));
+  to_hparams(s).to_metadata(md);
   for (const auto& [key, value] : vocab.metadata().entries()) md.set(key, value);
   return md;
 }

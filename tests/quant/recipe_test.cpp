@@ -36,10 +36,16 @@ std::vector<gguf::TensorInfo> llama_32_layers() {
   return t;
 }
 
+Hparams llama_hparams(uint32_t layers, uint32_t heads, uint32_t kv_heads) {
+  Hparams h;
+  h.arch = "llama", h.n_layer = layers, h.n_head = heads, h.n_head_kv = kv_heads;
+  return h;
+}
+
 const std::set<int> kMoreBits = {0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31};
 
 std::map<std::string, T> plan_for(const char* ftype) {
-  ModelShape m{"llama", 32, 32, 8, 0, false};
+  const Hparams m = llama_hparams(32, 32, 8);
   const auto tensors = llama_32_layers();
   std::map<std::string, T> out;
   for (const auto& p : plan(m, tensors, *find_file_type(ftype), {})) out[tensors[p.input_index].name] = p.to;
@@ -95,7 +101,7 @@ TEST(Recipe, Q2_K) {
 }
 
 TEST(Recipe, OrderIsLlamaQuantizes) {
-  ModelShape m{"llama", 32, 32, 8, 0, false};
+  const Hparams m = llama_hparams(32, 32, 8);
   const auto tensors = llama_32_layers();
   const auto p = plan(m, tensors, *find_file_type("Q4_0"), {});
   EXPECT_EQ(tensors[p[0].input_index].name, "output.weight");
@@ -106,7 +112,7 @@ TEST(Recipe, OrderIsLlamaQuantizes) {
 }
 
 TEST(Recipe, FallbackWhenRowIsNotWholeBlocks) {
-  ModelShape m{"llama", 1, 2, 2, 0, false};
+  const Hparams m = llama_hparams(1, 2, 2);
   std::vector<gguf::TensorInfo> t = {{"blk.0.ffn_down.weight", {4128, 64}, T::F32, 0},  // 4128 = 129 * 32
                                      {"blk.0.ffn_up.weight", {100, 64}, T::F32, 0}};
   const auto p = plan(m, t, *find_file_type("Q4_K_S"), {});
@@ -122,7 +128,7 @@ TEST(Recipe, FallbackWhenRowIsNotWholeBlocks) {
 }
 
 TEST(Recipe, OverridesAndPure) {
-  ModelShape m{"llama", 32, 32, 8, 0, false};
+  const Hparams m = llama_hparams(32, 32, 8);
   const auto tensors = llama_32_layers();
   PlanOptions o;
   o.tensor_type_overrides = {{"attn_(q|k)", T::Q8_0}};
