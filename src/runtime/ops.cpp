@@ -86,7 +86,8 @@ void matmul(const Weight& w, MatmulInput& in, float* y, int threads) {
     size_t ab = 0;
     const uint8_t* acts = in.quantized(act, &ab);
     int64_t first = 0;  // the first plain row
-    if (w.interleaved) {
+    const bool tiles = best && best->tile;
+    if (w.interleaved && !tiles) {
       const int64_t groups = rows / kInterleave;
       parallel_for(groups, threads_for(groups * kInterleave * cols * T, threads), [&](int64_t begin, int64_t end) {
         matmul_interleaved(w, acts, ab, T, y, rows, begin, end);
@@ -95,17 +96,27 @@ void matmul(const Weight& w, MatmulInput& in, float* y, int threads) {
       if (first == rows) return;
     }
     parallel_for(rows - first, threads_for((rows - first) * cols * T, threads), [&](int64_t begin, int64_t end) {
-      if (best && best->tile) {  // register tiles of rows x tokens
+      if (tiles) {  // register tiles of rows x tokens
         // A block of rows stays in L2 while every token passes over it, and
         // each tile's tokens stay in L1 across the block's row tiles.
+        // Interleaved rows (ranges start at multiples of kTile, so tiles
+        // never straddle their end) are read as one stream per tile.
         constexpr int64_t kBlock = 64;
-        for (int64_t r0 = first + begin; r0 < first + end; r0 += kBlock) {
-          const int64_t r1 = std::min(r0 + kBlock, first + end);
+        const int64_t packed = w.interleaved ? rows / kInterleave * kInterleave : 0;
+        const size_t chunk = 2 * size_t(best->tile_chunk);
+        for (int64_t r0 = begin; r0 < end; r0 += kBlock) {
+          const int64_t r1 = std::min(r0 + kBlock, end);
           for (int64_t t = 0; t < T; t += best->tile_tokens) {
             const int nt = static_cast<int>(std::min<int64_t>(best->tile_tokens, T - t));
-            for (int64_t r = r0; r < r1; r += best->tile_rows)
-              best->tile(w.data + r * rs, rs, acts + t * ab, ab, static_cast<int>(std::min<int64_t>(best->tile_rows, r1 - r)),
-                         nt, cols, y + t * rows + r, static_cast<size_t>(rows));
+            for (int64_t r = r0; r < r1; r += best->tile_rows) {
+              const int nr = static_cast<int>(std::min<int64_t>(best->tile_rows, r1 - r));
+              if (r < packed)
+                best->tile(w.interleaved + r * rs, chunk, chunk * size_t(best->tile_rows), acts + t * ab, ab, nr, nt, cols,
+                           y + t * rows + r, static_cast<size_t>(rows));
+              else
+                best->tile(w.data + r * rs, rs, chunk, acts + t * ab, ab, nr, nt, cols, y + t * rows + r,
+                           static_cast<size_t>(rows));
+            }
           }
         }
         return;

@@ -1,4 +1,4 @@
-// Interleaving Q4_0, Q8_0 and the K-quants' rows in groups of 16 (repack.h), and the
+// Interleaving Q4_0, Q8_0, the K-quants', F16 and BF16 rows (repack.h), and the
 // dispatch of the interleaved products.
 #include "runtime/repack.h"
 
@@ -184,24 +184,53 @@ void interleave_block(TensorType t, const uint8_t* src, size_t row, uint8_t* out
 
 }  // namespace
 
+namespace {
+
+// F16 / BF16: the tile kernel's chunks of each 8 rows side by side (repack.h).
+const VecDotVariant* float_tiles(const Weight& w) {
+  const VecDotVariant* v = type_info(w.type).quantized ? nullptr : vec_dot_best(w.type);
+  return v && v->tile && kInterleave % v->tile_rows == 0 ? v : nullptr;
+}
+
+std::shared_ptr<uint8_t> aligned_buffer(size_t size) {
+  auto* out = static_cast<uint8_t*>(std::aligned_alloc(64, (size + 63) / 64 * 64));
+  if (!out) throw Error(ErrorKind::IO, "out of memory interleaving a weight");
+  return std::shared_ptr<uint8_t>(out, [](uint8_t* p) { std::free(p); });
+}
+
+}  // namespace
+
 bool can_interleave(const Weight& w) {
+  if (const VecDotVariant* v = float_tiles(w)) return w.rows >= kInterleave && w.cols % uint64_t(v->tile_chunk) == 0;
   const Layout l = layout(w.type);
   return l.elems > 0 && cpu().avx512_vnni && w.rows >= kInterleave && w.cols % l.elems == 0;
 }
 
 std::shared_ptr<uint8_t> interleave(const Weight& w) {
   if (!can_interleave(w)) throw Error(ErrorKind::Unsupported, "interleave: no interleaved kernel for this weight");
+  const int64_t groups = int64_t(w.rows) / kInterleave;
+  const size_t row = w.row_size();
+  if (const VecDotVariant* v = float_tiles(w)) {
+    const int64_t sub = v->tile_rows, chunks = int64_t(w.cols) / v->tile_chunk;
+    const size_t chunk = size_t(v->tile_chunk) * 2;  // both types are 2 bytes a value
+    auto out = aligned_buffer(size_t(groups) * kInterleave * row);
+    parallel_for(groups * kInterleave / sub, 0, [&](int64_t begin, int64_t end) {
+      for (int64_t g = begin; g < end; ++g)
+        for (int64_t c = 0; c < chunks; ++c)
+          for (int64_t r = 0; r < sub; ++r)
+            std::memcpy(out.get() + g * sub * row + (c * sub + r) * chunk, w.data + (g * sub + r) * row + c * chunk, chunk);
+    });
+    return out;
+  }
   const Layout l = layout(w.type);
-  const int64_t groups = int64_t(w.rows) / kInterleave, blocks = int64_t(w.cols) / l.elems;
-  const size_t row = w.row_size(), size = size_t(groups) * size_t(blocks) * l.group;
-  auto* out = static_cast<uint8_t*>(std::aligned_alloc(64, (size + 63) / 64 * 64));
-  if (!out) throw Error(ErrorKind::IO, "out of memory interleaving a weight");
+  const int64_t blocks = int64_t(w.cols) / l.elems;
+  auto out = aligned_buffer(size_t(groups) * size_t(blocks) * l.group);
   parallel_for(groups, 0, [&](int64_t begin, int64_t end) {  // at load time: all cores
     for (int64_t g = begin; g < end; ++g)
       for (int64_t b = 0; b < blocks; ++b)
-        interleave_block(w.type, w.data + g * kInterleave * row + b * l.plain, row, out + (g * blocks + b) * l.group);
+        interleave_block(w.type, w.data + g * kInterleave * row + b * l.plain, row, out.get() + (g * blocks + b) * l.group);
   });
-  return std::shared_ptr<uint8_t>(out, [](uint8_t* p) { std::free(p); });
+  return out;
 }
 
 void matmul_interleaved(const Weight& w, const uint8_t* acts, size_t ab, int64_t T, float* y, int64_t ldy,

@@ -32,6 +32,10 @@
 //         bits of elements 4(h + 16k) + i in bits 2k, 2k + 1; the low 4 bits of
 //         elements 4h + i | 128 + 4h + i; those of 64 + 4h + i | 192 + 4h + i.
 //         (One stream through memory; as large as plain.)
+//   F16, BF16  (the register tiles of vec_dot_avx512.cpp) each 8 rows, chunk by
+//         chunk of 16 F16 / 32 BF16 values: chunk c of rows 0..7 side by side,
+//         so a tile of 8 rows reads one stream (as large as plain). The tiles'
+//         arithmetic per output does not change with the layout.
 // Rows past the last whole group stay plain.
 #pragma once
 
@@ -64,7 +68,8 @@ bool can_interleave(const Weight& w);
 std::shared_ptr<uint8_t> interleave(const Weight& w);
 
 // y[t * ldy + r] for the interleaved rows r < groups * 16 and tokens t < T,
-// from activations already in Q8_0 (ab bytes per token).
+// from activations already in Q8_0 (ab bytes per token). Quantized types only:
+// the float tiles read interleaved rows themselves (ops.cpp).
 void matmul_interleaved(const Weight& w, const uint8_t* acts, size_t ab, int64_t T, float* y, int64_t ldy,
                         int64_t group_begin, int64_t group_end);
 

@@ -59,12 +59,17 @@ VecDotFn vec_dot_reference(TensorType type);
 // exactly the bits of the same variant's one-token kernel for that row alone.
 inline constexpr int kMaxDotTokens = 8;  // the most any variant takes
 using VecDotRowsFn = void (*)(const void* w, const void* a, size_t stride, int n_tokens, int64_t n, float* out);
-// Up to tile_rows weight rows (w_stride bytes apart) against up to
-// tile_tokens tokens: y[t * ldy + r] for r < n_rows, t < n_tokens, each with
-// the bits of `one` for that row and token. Float types only: their products
-// are compute-bound, and a register tile reuses every load.
-using VecDotTileFn = void (*)(const void* w, size_t w_stride, const void* a, size_t stride, int n_rows, int n_tokens,
-                              int64_t n, float* y, size_t ldy);
+// Up to tile_rows weight rows against up to tile_tokens tokens: y[t * ldy + r]
+// for r < n_rows, t < n_tokens, each with the bits of `one` for that row and
+// token. A row is read in chunks of tile_chunk elements: chunk c of row r at
+// w + r * row_step + c * chunk_step. Plain rows: row_step is the row's size
+// and chunk_step the chunk's (2 * tile_chunk bytes). Interleaved rows
+// (repack.h: chunk c of 8 rows side by side): row_step is the chunk's size and
+// chunk_step 8 chunks, so a tile reads one stream; those rows hold whole
+// chunks only (a plain row's tail past its last chunk is read after it).
+// Float types only: their products are compute-bound, and a register tile reuses every load.
+using VecDotTileFn = void (*)(const void* w, size_t row_step, size_t chunk_step, const void* a, size_t stride,
+                              int n_rows, int n_tokens, int64_t n, float* y, size_t ldy);
 
 // One SIMD implementation of a weight type's dot product.
 struct VecDotVariant {
@@ -75,6 +80,7 @@ struct VecDotVariant {
   int max_tokens;      // what `rows` takes per call
   VecDotTileFn tile = nullptr;  // a tile of rows x tokens, or nullptr
   int tile_rows = 0, tile_tokens = 0;
+  int tile_chunk = 0;  // elements per chunk of a row
 };
 // Every SIMD variant for `type` that this CPU can run, fastest last (tests
 // hold each one to the reference, and its `rows` to its `one`).

@@ -367,17 +367,19 @@ QKV_AVX512 inline __m512 load16_f16(const uint8_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
-// y[t * ldy + r] for r < kRows (rows w_stride bytes apart), t < kTokens.
+// y[t * ldy + r] for r < kRows, t < kTokens; chunk c of row r (16 values) at
+// w + r * row_step + c * chunk_step (vec_dot.h).
 template <int kRows, int kTokens>
-QKV_AVX512 void dot_f16_tile(const void* w, size_t w_stride, const void* a, size_t stride, int64_t n, float* y,
-                             size_t ldy) {
+QKV_AVX512 void dot_f16_tile(const void* w, size_t row_step, size_t chunk_step, const void* a, size_t stride, int64_t n,
+                             float* y, size_t ldy) {
   __m512 acc[kRows][kTokens];
   for (int r = 0; r < kRows; ++r)
     for (int t = 0; t < kTokens; ++t) acc[r][t] = _mm512_setzero_ps();
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
+  const uint8_t* chunk = bytes(w);
+  for (; i + 16 <= n; i += 16, chunk += chunk_step) {
     __m512 wv[kRows];
-    for (int r = 0; r < kRows; ++r) wv[r] = load16_f16(bytes(w) + r * w_stride + 2 * i);
+    for (int r = 0; r < kRows; ++r) wv[r] = load16_f16(chunk + r * row_step);
     for (int t = 0; t < kTokens; ++t) {  // activations: fp16 values already widened (ActType::F16)
       const __m512 av = _mm512_loadu_ps(bytes(a) + t * stride + 4 * i);
       for (int r = 0; r < kRows; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], av, acc[r][t]);
@@ -385,10 +387,10 @@ QKV_AVX512 void dot_f16_tile(const void* w, size_t w_stride, const void* a, size
   }
   for (int r = 0; r < kRows; ++r)
     for (int t = 0; t < kTokens; ++t) {
-      const uint8_t* x = bytes(w) + r * w_stride;
+      const uint8_t* tail = chunk + r * row_step;  // a plain row's values past its last chunk
       const float* v = reinterpret_cast<const float*>(bytes(a) + t * stride);
       float sum = _mm512_reduce_add_ps(acc[r][t]);
-      for (int64_t k = i; k < n; ++k) sum += detail::load_half(x + 2 * k) * v[k];
+      for (int64_t k = i; k < n; ++k) sum += detail::load_half(tail + 2 * (k - i)) * v[k];
       y[t * ldy + r] = sum;
     }
 }
@@ -396,15 +398,16 @@ QKV_AVX512 void dot_f16_tile(const void* w, size_t w_stride, const void* a, size
 inline float bf16_at(const uint8_t* p) { return bf16_to_fp32(static_cast<uint16_t>(p[0] | p[1] << 8)); }
 
 template <int kRows, int kTokens>
-QKV_AVX512_BF16 void dot_bf16_tile(const void* w, size_t w_stride, const void* a, size_t stride, int64_t n, float* y,
-                                   size_t ldy) {
+QKV_AVX512_BF16 void dot_bf16_tile(const void* w, size_t row_step, size_t chunk_step, const void* a, size_t stride,
+                                   int64_t n, float* y, size_t ldy) {
   __m512 acc[kRows][kTokens];
   for (int r = 0; r < kRows; ++r)
     for (int t = 0; t < kTokens; ++t) acc[r][t] = _mm512_setzero_ps();
   int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
+  const uint8_t* chunk = bytes(w);
+  for (; i + 32 <= n; i += 32, chunk += chunk_step) {
     __m512bh wv[kRows];
-    for (int r = 0; r < kRows; ++r) wv[r] = (__m512bh)_mm512_loadu_si512(bytes(w) + r * w_stride + 2 * i);
+    for (int r = 0; r < kRows; ++r) wv[r] = (__m512bh)_mm512_loadu_si512(chunk + r * row_step);
     for (int t = 0; t < kTokens; ++t) {
       const __m512bh av = (__m512bh)_mm512_loadu_si512(bytes(a) + t * stride + 2 * i);
       for (int r = 0; r < kRows; ++r) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], wv[r], av);
@@ -412,14 +415,14 @@ QKV_AVX512_BF16 void dot_bf16_tile(const void* w, size_t w_stride, const void* a
   }
   for (int r = 0; r < kRows; ++r)
     for (int t = 0; t < kTokens; ++t) {
-      const uint8_t *x = bytes(w) + r * w_stride, *v = bytes(a) + t * stride;
+      const uint8_t *tail = chunk + r * row_step, *v = bytes(a) + t * stride;
       float sum = _mm512_reduce_add_ps(acc[r][t]);
-      for (int64_t k = i; k < n; ++k) sum += bf16_at(x + 2 * k) * bf16_at(v + 2 * k);
+      for (int64_t k = i; k < n; ++k) sum += bf16_at(tail + 2 * (k - i)) * bf16_at(v + 2 * k);
       y[t * ldy + r] = sum;
     }
 }
 
-using FloatTileFn = void (*)(const void*, size_t, const void*, size_t, int64_t, float*, size_t);
+using FloatTileFn = void (*)(const void*, size_t, size_t, const void*, size_t, int64_t, float*, size_t);
 
 // Every tile size up to kFloatTileRows x kFloatTileTokens, indexed by
 // (rows - 1) * kFloatTileTokens + tokens - 1.
@@ -428,31 +431,37 @@ constexpr std::array<FloatTileFn, sizeof...(I)> float_tiles(std::integer_sequenc
   return {K<I / kFloatTileTokens + 1, I % kFloatTileTokens + 1>::run...};
 }
 template <template <int, int> class K>
-void dot_float_tile(const void* w, size_t w_stride, const void* a, size_t stride, int n_rows, int n_tokens, int64_t n,
-                    float* y, size_t ldy) {
+void dot_float_tile(const void* w, size_t row_step, size_t chunk_step, const void* a, size_t stride, int n_rows,
+                    int n_tokens, int64_t n, float* y, size_t ldy) {
   static constexpr auto kTiles = float_tiles<K>(std::make_integer_sequence<int, kFloatTileRows * kFloatTileTokens>{});
-  kTiles[size_t((n_rows - 1) * kFloatTileTokens + n_tokens - 1)](w, w_stride, a, stride, n, y, ldy);
+  kTiles[size_t((n_rows - 1) * kFloatTileTokens + n_tokens - 1)](w, row_step, chunk_step, a, stride, n, y, ldy);
 }
 template <template <int, int> class K>
 float dot_one_f(const void* w, const void* a, int64_t n) {
   float out;
-  K<1, 1>::run(w, 0, a, 0, n, &out, 1);
+  K<1, 1>::run(w, 0, 2 * K<1, 1>::kChunk, a, 0, n, &out, 1);
   return out;
 }
 template <template <int, int> class K>
 void dot_rows_f(const void* w, const void* a, size_t stride, int n_tokens, int64_t n, float* out) {
   for (int t = 0; t < n_tokens; t += kFloatTileTokens) {
     const int nt = std::min(kFloatTileTokens, n_tokens - t);
-    dot_float_tile<K>(w, 0, bytes(a) + t * stride, stride, 1, nt, n, out + t, 1);
+    dot_float_tile<K>(w, 0, 2 * K<1, 1>::kChunk, bytes(a) + t * stride, stride, 1, nt, n, out + t, 1);
   }
 }
-template <int kR, int kT> struct F16 { static constexpr auto run = dot_f16_tile<kR, kT>; };
-template <int kR, int kT> struct BF16 { static constexpr auto run = dot_bf16_tile<kR, kT>; };
+template <int kR, int kT> struct F16 {
+  static constexpr auto run = dot_f16_tile<kR, kT>;
+  static constexpr int kChunk = 16;
+};
+template <int kR, int kT> struct BF16 {
+  static constexpr auto run = dot_bf16_tile<kR, kT>;
+  static constexpr int kChunk = 32;
+};
 
 const VecDotVariant kF16 = {TensorType::F16,   "avx512",         dot_one_f<F16>, dot_rows_f<F16>,
-                            kMaxDotTokens,     dot_float_tile<F16>, kFloatTileRows, kFloatTileTokens};
+                            kMaxDotTokens,     dot_float_tile<F16>, kFloatTileRows, kFloatTileTokens, F16<1, 1>::kChunk};
 const VecDotVariant kBF16 = {TensorType::BF16,  "avx512_bf16",     dot_one_f<BF16>, dot_rows_f<BF16>,
-                             kMaxDotTokens,     dot_float_tile<BF16>, kFloatTileRows, kFloatTileTokens};
+                             kMaxDotTokens,     dot_float_tile<BF16>, kFloatTileRows, kFloatTileTokens, BF16<1, 1>::kChunk};
 
 #undef QKV_AVX512
 #undef QKV_AVX512_BF16

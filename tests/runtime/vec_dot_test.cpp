@@ -366,7 +366,7 @@ TEST(VecDotRows, EachTokenEqualsItsOwnDot) {
         for (int nr = 1; nr <= v.tile_rows; ++nr)
           for (int nt = 1; nt <= v.tile_tokens; ++nt) {
             std::vector<float> y(static_cast<size_t>(nt * v.tile_rows + 1), -1.f);
-            v.tile(stacked.data(), w.size(), acts.data(), ab, nr, nt, n, y.data(), size_t(v.tile_rows));
+            v.tile(stacked.data(), w.size(), 2 * size_t(v.tile_chunk), acts.data(), ab, nr, nt, n, y.data(), size_t(v.tile_rows));
             for (int k = 0; k < nt; ++k)
               for (int r = 0; r < v.tile_rows; ++r) {
                 const float want = r < nr ? v.one(rows[r].data(), acts.data() + k * ab, n) : -1.f;  // untouched
