@@ -32,10 +32,10 @@
 //         bits of elements 4(h + 16k) + i in bits 2k, 2k + 1; the low 4 bits of
 //         elements 4h + i | 128 + 4h + i; those of 64 + 4h + i | 192 + 4h + i.
 //         (One stream through memory; as large as plain.)
-//   F16, BF16  (the register tiles of vec_dot_avx512.cpp) each 8 rows, chunk by
-//         chunk of 16 F16 / 32 BF16 values: chunk c of rows 0..7 side by side,
-//         so a tile of 8 rows reads one stream (as large as plain). The tiles'
-//         arithmetic per output does not change with the layout.
+//   F16, BF16  (the register tiles of vec_dot_avx512.cpp) each tile's rows (8 for
+//         F16, 4 for BF16), chunk by chunk of 16 F16 / 32 BF16 values: chunk c
+//         of those rows side by side, so a tile reads one stream (as large as
+//         plain). The tiles' arithmetic per output does not change with the layout.
 // Rows past the last whole group stay plain.
 #pragma once
 

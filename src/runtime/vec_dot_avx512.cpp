@@ -358,10 +358,13 @@ QKV_VNNI void dot_iq4_xs_n(const void* w, const void* a, size_t stride, int64_t 
 #define QKV_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
 #define QKV_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")))
 
-// 24 accumulators, 8 weight vectors and one activation vector: 33 of the 32
-// registers, one reloaded. 8 rows also keep 8 FMA chains in flight when one
-// token is generated (4 x 6 halved F16 generation on a Xeon).
-inline constexpr int kFloatTileRows = 8, kFloatTileTokens = 3;
+// Tile shapes (the largest tile of each type is in its struct below), as
+// measured on an AMD EPYC (Zen 4): F16 8 rows x 3 tokens (24 accumulators, 8
+// widened weight vectors and one activation vector: 33 of the 32 registers,
+// one reloaded; 4 x 6 ran its prompts 0.6x there, and halved its generation on
+// a Xeon); BF16 4 rows x 6 tokens, whose activations are half the size (1.2x
+// prompts, 1.3-1.6x generation over 8 x 3 on the EPYC). The rows of a tile are
+// also the rows interleaved side by side (repack.h).
 
 QKV_AVX512 inline __m512 load16_f16(const uint8_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
@@ -424,17 +427,18 @@ QKV_AVX512_BF16 void dot_bf16_tile(const void* w, size_t row_step, size_t chunk_
 
 using FloatTileFn = void (*)(const void*, size_t, size_t, const void*, size_t, int64_t, float*, size_t);
 
-// Every tile size up to kFloatTileRows x kFloatTileTokens, indexed by
-// (rows - 1) * kFloatTileTokens + tokens - 1.
+// Every tile size up to K's kRows x kTokens, indexed by (rows - 1) * kTokens + tokens - 1.
 template <template <int, int> class K, int... I>
 constexpr std::array<FloatTileFn, sizeof...(I)> float_tiles(std::integer_sequence<int, I...>) {
-  return {K<I / kFloatTileTokens + 1, I % kFloatTileTokens + 1>::run...};
+  constexpr int kT = K<1, 1>::kTokens;
+  return {K<I / kT + 1, I % kT + 1>::run...};
 }
 template <template <int, int> class K>
 void dot_float_tile(const void* w, size_t row_step, size_t chunk_step, const void* a, size_t stride, int n_rows,
                     int n_tokens, int64_t n, float* y, size_t ldy) {
-  static constexpr auto kTiles = float_tiles<K>(std::make_integer_sequence<int, kFloatTileRows * kFloatTileTokens>{});
-  kTiles[size_t((n_rows - 1) * kFloatTileTokens + n_tokens - 1)](w, row_step, chunk_step, a, stride, n, y, ldy);
+  using Shape = K<1, 1>;
+  static constexpr auto kTiles = float_tiles<K>(std::make_integer_sequence<int, Shape::kRows * Shape::kTokens>{});
+  kTiles[size_t((n_rows - 1) * Shape::kTokens + n_tokens - 1)](w, row_step, chunk_step, a, stride, n, y, ldy);
 }
 template <template <int, int> class K>
 float dot_one_f(const void* w, const void* a, int64_t n) {
@@ -444,24 +448,29 @@ float dot_one_f(const void* w, const void* a, int64_t n) {
 }
 template <template <int, int> class K>
 void dot_rows_f(const void* w, const void* a, size_t stride, int n_tokens, int64_t n, float* out) {
-  for (int t = 0; t < n_tokens; t += kFloatTileTokens) {
-    const int nt = std::min(kFloatTileTokens, n_tokens - t);
+  constexpr int kT = K<1, 1>::kTokens;
+  for (int t = 0; t < n_tokens; t += kT) {
+    const int nt = std::min(kT, n_tokens - t);
     dot_float_tile<K>(w, 0, 2 * K<1, 1>::kChunk, bytes(a) + t * stride, stride, 1, nt, n, out + t, 1);
   }
 }
+// kChunk: values per chunk of a row; kRows x kTokens: the largest tile.
 template <int kR, int kT> struct F16 {
   static constexpr auto run = dot_f16_tile<kR, kT>;
-  static constexpr int kChunk = 16;
+  static constexpr int kChunk = 16, kRows = 8, kTokens = 3;
 };
 template <int kR, int kT> struct BF16 {
   static constexpr auto run = dot_bf16_tile<kR, kT>;
-  static constexpr int kChunk = 32;
+  static constexpr int kChunk = 32, kRows = 4, kTokens = 6;
 };
+template <TensorType kType, template <int, int> class K>
+constexpr VecDotVariant float_variant(const char* isa) {
+  using S = K<1, 1>;
+  return {kType, isa, dot_one_f<K>, dot_rows_f<K>, kMaxDotTokens, dot_float_tile<K>, S::kRows, S::kTokens, S::kChunk};
+}
 
-const VecDotVariant kF16 = {TensorType::F16,   "avx512",         dot_one_f<F16>, dot_rows_f<F16>,
-                            kMaxDotTokens,     dot_float_tile<F16>, kFloatTileRows, kFloatTileTokens, F16<1, 1>::kChunk};
-const VecDotVariant kBF16 = {TensorType::BF16,  "avx512_bf16",     dot_one_f<BF16>, dot_rows_f<BF16>,
-                             kMaxDotTokens,     dot_float_tile<BF16>, kFloatTileRows, kFloatTileTokens, BF16<1, 1>::kChunk};
+const VecDotVariant kF16 = float_variant<TensorType::F16, F16>("avx512");
+const VecDotVariant kBF16 = float_variant<TensorType::BF16, BF16>("avx512_bf16");
 
 #undef QKV_AVX512
 #undef QKV_AVX512_BF16
