@@ -28,10 +28,12 @@ constexpr std::string_view kRecipes[] = {"Q2_K",   "Q3_K_S", "Q3_K_M", "Q3_K_L",
                                          "Q4_K_S", "Q4_K_M", "Q5_0",   "Q5_1",   "Q5_K_S", "Q5_K_M",
                                          "Q6_K",   "Q8_0",   "IQ4_NL", "IQ4_XS"};
 
-std::vector<TensorType> default_types() {
+// Every type we write, less those that need an imatrix when there is none.
+std::vector<TensorType> default_types(bool has_imatrix) {
   std::vector<TensorType> out;
   for (const auto& ti : all_types())
-    if (ti.type != TensorType::F32 && quant::can_quantize(ti.type)) out.push_back(ti.type);
+    if (ti.type != TensorType::F32 && quant::can_quantize(ti.type) && (has_imatrix || !quant::requires_imatrix(ti.type)))
+      out.push_back(ti.type);
   return out;
 }
 
@@ -87,8 +89,9 @@ void measure_errors(TensorAnalysis& ta, const gguf::TensorInfo& t, std::span<con
   ta.imatrix = imp != nullptr;
   const auto rows = sample_rows(nrows, n_per_row, opts.sample);
   ta.sampled_rows = rows.size();
+  // A type whose quantizer needs importance weights is measured only where the imatrix has this tensor.
   for (TensorType type : types)
-    if (static_cast<uint64_t>(n_per_row) % type_info(type).block_elems == 0)
+    if (static_cast<uint64_t>(n_per_row) % type_info(type).block_elems == 0 && (imp || !quant::requires_imatrix(type)))
       ta.errors.push_back(quant_error(type, w, n_per_row, n_mat, imp ? imp->data() : nullptr, rows, threads));
 }
 
@@ -157,10 +160,13 @@ ModelAnalysis analyze_model(const std::string& path, const AnalyzeOptions& opts)
   a.sample = opts.sample;
   a.threads = threads;
   a.sensitivity_type = opts.sensitivity_type;
-  a.types = opts.types.empty() ? default_types() : opts.types;
-  for (TensorType t : a.types)
+  a.types = opts.types.empty() ? default_types(!opts.imatrix_path.empty()) : opts.types;
+  for (TensorType t : a.types) {
     if (!quant::can_quantize(t))
       throw Error(ErrorKind::Usage, "cannot quantize to " + std::string(type_name(t)) + ", so its error cannot be measured");
+    if (quant::requires_imatrix(t) && opts.imatrix_path.empty())
+      throw Error(ErrorKind::Usage, "quantizing to " + std::string(type_name(t)) + " needs an importance matrix (--imatrix)");
+  }
 
   quant::ImportanceMatrix imatrix;
   if (!opts.imatrix_path.empty()) imatrix = quant::load_imatrix(opts.imatrix_path);

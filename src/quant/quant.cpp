@@ -31,7 +31,11 @@ bool can_dequantize(TensorType t) {
 }
 bool uses_imatrix(TensorType t) {
   const TypeTraits* k = find_traits(t);
-  return k && k->imatrix;
+  return k && k->imatrix != ImatrixUse::Ignored;
+}
+bool requires_imatrix(TensorType t) {
+  const TypeTraits* k = find_traits(t);
+  return k && k->imatrix == ImatrixUse::Required;
 }
 
 void quantize(TensorType t, const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix,

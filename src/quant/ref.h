@@ -51,14 +51,16 @@ void dequantize_row_f16(const void* src, float* dst, int64_t n);
 void quantize_row_bf16(const float* src, void* dst, int64_t n, const float* imatrix);
 void dequantize_row_bf16(const void* src, float* dst, int64_t n);
 
-// codebook formats, dequantization only: src/quant/iq_dequant_ref.cpp
-void dequantize_row_iq2_xxs_ref(const void* src, float* dst, int64_t n);
-void dequantize_row_iq2_xs_ref(const void* src, float* dst, int64_t n);
-void dequantize_row_iq2_s_ref(const void* src, float* dst, int64_t n);
-void dequantize_row_iq3_xxs_ref(const void* src, float* dst, int64_t n);
-void dequantize_row_iq3_s_ref(const void* src, float* dst, int64_t n);
-void dequantize_row_iq1_s_ref(const void* src, float* dst, int64_t n);
-void dequantize_row_iq1_m_ref(const void* src, float* dst, int64_t n);
+// codebook formats: quantizers in src/quant/iq{1,2,3}_ref.cpp, dequantizers
+// in src/quant/iq_dequant_ref.cpp. IQ2_XXS, IQ2_XS and IQ1_S need an imatrix
+// (as in ggml) and throw Error(Usage) without one.
+QKV_DECLARE_REF(iq2_xxs)
+QKV_DECLARE_REF(iq2_xs)
+QKV_DECLARE_REF(iq2_s)
+QKV_DECLARE_REF(iq3_xxs)
+QKV_DECLARE_REF(iq3_s)
+QKV_DECLARE_REF(iq1_s)
+QKV_DECLARE_REF(iq1_m)
 
 #undef QKV_DECLARE_REF
 

@@ -23,6 +23,13 @@ namespace qkv {
 using QuantizeRowFn = void (*)(const float* src, void* dst, int64_t n, const float* imatrix);
 using DequantizeRowFn = void (*)(const void* src, float* dst, int64_t n);
 
+// What ggml's quantizer for a type does with an importance vector.
+enum class ImatrixUse : uint8_t {
+  Ignored,   // the same bytes with or without one
+  Optional,  // honoured when given
+  Required,  // ggml refuses to quantize without one (IQ2_XXS, IQ2_XS, IQ1_S)
+};
+
 // A SIMD dot product (runtime/vec_dot_kernels.h) and the CPU feature it needs.
 struct SimdDot {
   bool CpuFeatures::*needs = nullptr;
@@ -36,7 +43,7 @@ struct TypeTraits {
   // bit. nullptr: we cannot (quantize_*: types we read but do not write).
   QuantizeRowFn quantize_ref, quantize_fast;
   DequantizeRowFn dequantize_ref, dequantize_fast;
-  bool imatrix;  // ggml's quantizer for this type honours importance weights
+  ImatrixUse imatrix;
   // The activation format of its dot products (None: it has none, and matmul
   // dequantizes the weights), their scalar reference, and their SIMD variants,
   // slowest first.

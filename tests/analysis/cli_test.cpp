@@ -51,8 +51,10 @@ TEST(AnalyzeCli, MistakesAreOneLineErrors) {
   EXPECT_EQ(test::run_qkv("analyze '" + model + "' --types Q4_K,Q9_Z", &out), 2);
   EXPECT_NE(out.find("--types: unknown tensor type 'Q9_Z'"), std::string::npos) << out;
   EXPECT_EQ(test::run_qkv("analyze '" + model + "' --sensitivity-type F16", &out), 2);
+  EXPECT_EQ(test::run_qkv("analyze '" + model + "' --types NVFP4", &out), 2);
+  EXPECT_NE(out.find("cannot quantize to NVFP4"), std::string::npos) << out;
   EXPECT_EQ(test::run_qkv("analyze '" + model + "' --types IQ2_XXS", &out), 2);
-  EXPECT_NE(out.find("cannot quantize to IQ2_XXS"), std::string::npos) << out;
+  EXPECT_NE(out.find("IQ2_XXS needs an importance matrix"), std::string::npos) << out;
   EXPECT_EQ(test::run_qkv("analyze '" + model + "' --imatrix '" + junk.string() + "'", &out), 1);
   EXPECT_NE(out.find(junk.string()), std::string::npos) << out;
 }

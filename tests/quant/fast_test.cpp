@@ -30,12 +30,12 @@ struct Kernels {
   int block_elems, block_bytes;
 };
 
-// The block types with a fast path (the plain float types' conversions are
-// their own reference).
+// The block types with a fast path of their own (the plain float types'
+// conversions, and the types still without a fast path, are their own reference).
 std::vector<Kernels> fast_types() {
   std::vector<Kernels> v;
   for (const TypeTraits& t : all_traits())
-    if (t.quantize_fast && t.info().quantized)
+    if (t.quantize_fast && t.quantize_fast != t.quantize_ref && t.info().quantized)
       v.push_back({std::string(t.info().name), t.quantize_ref, t.quantize_fast, t.dequantize_ref, t.dequantize_fast,
                    static_cast<int>(t.info().block_elems), static_cast<int>(t.info().block_bytes)});
   return v;

@@ -32,7 +32,7 @@ TEST(Traits, ColumnsAgree) {
     if (t.quantize_ref) {
       EXPECT_NE(t.dequantize_ref, nullptr) << name << " is written but not read";
     }
-    if (t.imatrix) {
+    if (t.imatrix != ImatrixUse::Ignored) {
       EXPECT_NE(t.quantize_ref, nullptr) << name << " uses an imatrix but is not written";
     }
     EXPECT_EQ(t.act == ops::ActType::None, t.dot_ref == nullptr) << name;
